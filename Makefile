@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine: `make lab` and `make test`.
+# Every target bootstraps a local virtual environment on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.rtkit-installed
+# Notebooks are validated against the environment they run in, not a kernel spec.
+NBVAL  := --nbval-lax --nbval-current-env --nbval-cell-timeout=120
+NB_DIRS := $(wildcard notebooks solutions)
+
+.PHONY: install lab test unit notebooks bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(PY) -m ipykernel install --user --name rtkit --display-name "Python (rtkit)"
+	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+
+test: unit notebooks
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+notebooks: $(STAMP)
+	$(PY) -m pytest -q $(NBVAL) $(NB_DIRS)
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rtkit tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check rtkit tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info
