@@ -334,7 +334,11 @@ class EventProcessor:
     """
 
     def __init__(
-        self, config: ProcessorConfig | None = None, *, clock: Clock | None = None, **overrides: object
+        self,
+        config: ProcessorConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        **overrides: object,
     ) -> None:
         self.config = _resolve(config, overrides)
         if isinstance(clock, VirtualClock):
@@ -444,7 +448,7 @@ class EventProcessor:
             self.start()
             t0 = self._t0 + 1_000_000  # let the workers reach their first get()
             clock = self.clock
-            for k, (offset, code) in enumerate(zip(workload.intended_ns.tolist(), codes.tolist())):
+            for k, (offset, code) in enumerate(zip(workload.intended_ns.tolist(), codes.tolist(), strict=True)):
                 target = t0 + offset
                 if clock.now_ns() < target:
                     clock.sleep_until(target)

@@ -41,6 +41,7 @@ from rtkit.clock import VirtualClock
 
 __all__ = ["SimOutput", "simulate_fast", "simulate_reference"]
 
+
 @dataclass(frozen=True)
 class SimOutput:
     """Raw per-event and per-batch results of one simulated run."""

@@ -102,7 +102,7 @@ class _Layout:
 
 @lru_cache(maxsize=32)
 def _layout(lowest: int, highest: int, significant_figures: int) -> _Layout:
-    unit_magnitude = int(math.floor(math.log2(lowest)))
+    unit_magnitude = lowest.bit_length() - 1  # floor(log2(lowest)), exactly
     single_unit_resolution = 2 * 10**significant_figures
     sub_bucket_count_magnitude = math.ceil(math.log2(single_unit_resolution))
     half_magnitude = max(sub_bucket_count_magnitude - 1, 0)
@@ -478,7 +478,9 @@ class LatencyHistogram:
 
     def _same_layout(self, other: object) -> LatencyHistogram:
         if not isinstance(other, LatencyHistogram):
-            raise IncompatibleError(f"can only merge a LatencyHistogram, got {type(other).__name__}")
+            raise IncompatibleError(
+                f"can only merge a LatencyHistogram, got {type(other).__name__}"
+            )
         mine = (self.lowest, self.highest, self.significant_figures)
         theirs = (other.lowest, other.highest, other.significant_figures)
         if mine != theirs:
