@@ -448,7 +448,8 @@ class EventProcessor:
             self.start()
             t0 = self._t0 + 1_000_000  # let the workers reach their first get()
             clock = self.clock
-            for k, (offset, code) in enumerate(zip(workload.intended_ns.tolist(), codes.tolist(), strict=True)):
+            offsets = workload.intended_ns.tolist()
+            for k, (offset, code) in enumerate(zip(offsets, codes.tolist(), strict=True)):
                 target = t0 + offset
                 if clock.now_ns() < target:
                     clock.sleep_until(target)
