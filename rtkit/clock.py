@@ -128,8 +128,9 @@ class VirtualClock:
 
     def sleep_until(self, deadline_ns: int) -> None:
         """Jump to ``deadline_ns`` if it is in the future; otherwise do nothing."""
+        deadline_ns = check_int("deadline_ns", deadline_ns)
         if deadline_ns > self._now:
-            self._now = int(deadline_ns)
+            self._now = deadline_ns
 
     def sleep(self, duration_ns: int) -> None:
         """Jump forward by ``duration_ns``."""

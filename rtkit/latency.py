@@ -15,9 +15,11 @@ Why not a list of samples? Recording is O(1) and allocation-free; two
 histograms add together exactly (per-thread recording, merged later); and the
 percentiles of a billion samples cost the same as those of ten.
 
-Percentiles, bucket layout and coordinated-omission correction follow the
-reference implementations (HdrHistogram for Java and C), so results equal what
-the ``hdrhistogram`` package reports for the same data; the tests check that.
+Bucket layout and percentiles follow HdrHistogram, so results equal what the
+``hdrhistogram`` package reports for the same data; the tests check that. The
+percentile estimator is explicit: the target rank is ``round(p * n / 100)``,
+half up and at least 1 (as in HdrHistogram's C library and Python package),
+and the answer is the top of the bucket holding the sample of that rank.
 One deliberate difference: ``min`` and ``max`` are the exact values recorded,
 not bucket bounds, because for hard real time the worst case is the number that
 matters.
@@ -126,9 +128,23 @@ def _layout(lowest: int, highest: int, significant_figures: int) -> _Layout:
 
 @lru_cache(maxsize=32)
 def _bucket_values(layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
-    """Per count index: the lowest and the highest equivalent value (read-only)."""
-    lows = np.array([layout.value_from_index(i) for i in range(layout.counts_len)], np.int64)
-    highs = np.array([layout.equivalent_range(int(v))[1] for v in lows], np.int64)
+    """Per count index: the lowest and the highest equivalent value (read-only).
+
+    Vectorised form of :meth:`_Layout.value_from_index` and
+    :meth:`_Layout.equivalent_range`: index ``i`` lies in bucket
+    ``(i >> half_magnitude) - 1`` (bucket 0 also owns the first half), whose
+    sub-buckets are ``2**(bucket + unit_magnitude)`` wide.
+    """
+    index = np.arange(layout.counts_len, dtype=np.int64)
+    half_mag, half = layout.sub_bucket_half_count_magnitude, layout.sub_bucket_half_count
+    bucket = (index >> half_mag) - 1
+    sub_bucket = (index & (half - 1)) + half
+    first = bucket < 0
+    sub_bucket[first] -= half
+    bucket[first] = 0
+    shift = bucket + layout.unit_magnitude
+    lows = sub_bucket << shift
+    highs = lows + (np.int64(1) << shift) - 1
     lows.flags.writeable = False
     highs.flags.writeable = False
     return lows, highs
@@ -160,25 +176,36 @@ def _record_array(counts, values, highest, unit_magnitude, half_magnitude, half_
 def _as_nonnegative_int64(values: object) -> np.ndarray:
     """Validate ``values`` and return them as a contiguous int64 array.
 
-    Raises :class:`ValueRangeError` for NaN, infinity, fractions or negatives,
-    naming the first offending position, before anything is recorded.
+    Raises :class:`ValueRangeError` for NaN, infinity, fractions, booleans or
+    negatives, naming the first offending position, before anything is
+    recorded. Values beyond 2**53 are clamped there (above any ``highest``).
     """
-    arr = np.asarray(values)
+    if not isinstance(values, np.ndarray):
+        # A Python sequence: validate element by element, so that a stray
+        # True or a huge int is judged like record() judges it, not coerced.
+        items = list(values)  # type: ignore[call-overload]
+        out = np.empty(len(items), np.int64)
+        for i, v in enumerate(items):
+            try:
+                out[i] = min(_as_value(v), _MAX_HIGHEST)
+            except ValueRangeError as exc:
+                raise ValueRangeError(f"values[{i}]: {exc}") from None
+        return out
+    arr = values.ravel()
     if arr.dtype == bool or arr.dtype.kind not in "iuf":
         raise ValueRangeError(f"values must be integers (nanoseconds), got dtype {arr.dtype}")
-    arr = arr.ravel()
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.floor(arr))
         if bad.any():
             i = int(np.argmax(bad))
             raise ValueRangeError(
-                f"values must be whole nanoseconds: values[{i}] = {arr[i]!r} is not an integer"
+                f"values must be whole nanoseconds: values[{i}] = {arr[i].item()!r} "
+                "is not an integer"
             )
     if arr.dtype.kind in "if" and arr.size and arr.min() < 0:
         i = int(np.argmax(arr < 0))
-        raise ValueRangeError(f"values must be >= 0: values[{i}] = {arr[i]!r}")
+        raise ValueRangeError(f"values must be >= 0: values[{i}] = {arr[i].item()!r}")
     if arr.dtype.kind == "u":
-        # Anything beyond int64 is far above any `highest`: clamp, count later.
         arr = np.minimum(arr, np.uint64(_MAX_HIGHEST))
     if arr.dtype.kind == "f":
         arr = np.minimum(arr, float(_MAX_HIGHEST))
@@ -330,9 +357,13 @@ class LatencyHistogram:
         if interval <= 0:
             self.record(v)
             return
+        self.record(v)
         n_missing = max(0, v // interval - 1)
-        missing = v - interval * np.arange(1, n_missing + 1, dtype=np.int64)
-        self.record_many(np.concatenate(([v], missing)).astype(np.int64))
+        # In chunks: a long stall over a short interval is millions of samples.
+        chunk = 1 << 20
+        for first in range(1, n_missing + 1, chunk):
+            k = np.arange(first, min(first + chunk, n_missing + 1), dtype=np.int64)
+            self.record_many(v - interval * k)
 
     def _note_extremes(self, vmin: int, vmax: int) -> None:
         if self._total == 0:
@@ -366,10 +397,11 @@ class LatencyHistogram:
     def percentile(self, p: float) -> int:
         """The value at or below which ``p`` percent of recorded values fall.
 
-        Reports the highest value equivalent to the bucket reached (the lowest
-        for ``p == 0``), as HdrHistogram does, so the answer is never below
-        the true percentile and at most 0.1 % above it (3 significant
-        figures). 0 when nothing has been recorded. Cost: O(buckets).
+        The sample of rank ``max(1, round(p * n / 100))`` (rounded half up, as
+        HdrHistogram does) is found, and the highest value equivalent to its
+        bucket reported (the lowest for ``p == 0``): never below that sample
+        and at most 0.1 % above it (3 significant figures). 0 when nothing
+        has been recorded. Cost: O(buckets).
 
         Example:
             >>> h = LatencyHistogram()

@@ -132,7 +132,12 @@ def bursts(
 
 
 def _service_array(service_ns: int | np.ndarray, n: int) -> np.ndarray:
-    service = np.broadcast_to(np.asarray(service_ns), (n,)).astype(np.int64)
+    service = np.asarray(service_ns)
+    if service.ndim > 1 or (service.ndim == 1 and service.size != n):
+        raise ConfigError(
+            f"service_ns must be one duration or {n} of them, got shape {service.shape}"
+        )
+    service = np.broadcast_to(service, (n,)).astype(np.int64)
     if service.size and service.min() < 0:
         raise ConfigError("service_ns must be >= 0")
     return service
@@ -176,5 +181,7 @@ def closed_loop(service_ns: int | np.ndarray, think_ns: int = 0, start_ns: int =
     _service_array(service, service.size)
     think_ns = check_int("think_ns", think_ns, minimum=0)
     start_ns = check_int("start_ns", start_ns, minimum=0)
+    if service.size == 0:
+        return np.empty(0, np.int64)
     gaps = service[:-1] + think_ns
     return start_ns + np.concatenate(([0], np.cumsum(gaps))).astype(np.int64)
