@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.rtkit-installed
 # Notebooks are validated against the environment they run in, not a kernel spec.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-cell-timeout=120
 NB_DIRS := $(wildcard notebooks solutions)
+# Jupyter refuses to start as root unless told to (containers, CI boxes).
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: install lab test unit notebooks bench lint clean
 
@@ -21,12 +23,12 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	$(PY) -m ipykernel install --user --name rtkit --display-name "Python (rtkit)"
-	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/00_welcome.ipynb
 
 test: unit notebooks
 
 unit: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --doctest-modules rtkit
 
 notebooks: $(STAMP)
 	$(PY) -m pytest -q $(NBVAL) $(NB_DIRS)
