@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -312,13 +313,27 @@ def simulate(
 _Item = tuple[int, int, int]  # (event index or -1, kind code, intended time in ns)
 
 
+def _burn_cpu(cpu_ns: int) -> None:
+    """Do ``cpu_ns`` of real work: spin until this thread has used that much CPU.
+
+    Thread CPU time, not the wall clock: a worker that loses the GIL (or the
+    core) half-way does not get credit for time another thread used, so the
+    service time is a fixed amount of work, as in the simulation.
+    """
+    if cpu_ns <= 0:
+        return
+    end = time.thread_time_ns() + cpu_ns
+    while time.thread_time_ns() < end:
+        pass
+
+
 class EventProcessor:
     """The event processor on real threads and the wall clock (measured mode).
 
     Workers block on a :class:`~rtkit.queues.BoundedQueue`; service time is
-    spent in a busy loop, so it is real CPU work, and since CPython runs one
-    thread's bytecode at a time (the GIL), more workers do not mean more
-    throughput: lesson 01 measures exactly that.
+    spent in a busy loop until the worker thread has used that much CPU, so it
+    is real work, and since CPython runs one thread's bytecode at a time (the
+    GIL), more workers do not mean more throughput: lesson 01 measures that.
 
     Lifecycle: :meth:`start`, :meth:`offer` (or :meth:`run` for a whole
     workload), :meth:`stop` (closes intake, drains, joins; idempotent).
@@ -372,6 +387,8 @@ class EventProcessor:
             if self._state != "new":
                 raise StateError(f"cannot start a processor that is {self._state}")
             self._state = "running"
+            # Load the compiled recording loop now, not inside the first batch.
+            LatencyHistogram().record_many(np.zeros(1, np.int64))
             self._t0 = self.clock.now_ns()
             for w in range(self.config.workers):
                 t = threading.Thread(target=self._work, args=(w,), name=f"rtkit-worker-{w}")
@@ -494,15 +511,11 @@ class EventProcessor:
             return
         now = self.clock.now_ns
         started = now()
-        spin_until = started + self.config.batch_overhead_ns
-        while now() < spin_until:
-            pass
+        _burn_cpu(self.config.batch_overhead_ns)
         done = np.empty(len(batch), np.int64)
         intended = np.empty(len(batch), np.int64)
         for j, (k, code, t_intended) in enumerate(batch):
-            spin_until = now() + self._cost[code]
-            while now() < spin_until:  # real work: a core is busy for the service time
-                pass
+            _burn_cpu(self._cost[code])
             done[j] = now()
             intended[j] = t_intended
             if k >= 0 and self._completion is not None:
