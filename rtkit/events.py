@@ -61,7 +61,7 @@ from rtkit.errors import (
     check_choice,
     check_int,
 )
-from rtkit.latency import LatencyHistogram
+from rtkit.latency import LatencyHistogram, merged
 from rtkit.queues import BoundedQueue
 
 __all__ = [
@@ -535,18 +535,12 @@ class EventProcessor:
     @property
     def latency(self) -> LatencyHistogram:
         """Per-event latency, all workers merged (exact: histograms add)."""
-        merged = LatencyHistogram()
-        for h in self._latency:
-            merged += h
-        return merged
+        return merged(self._latency)
 
     @property
     def batch_latency(self) -> LatencyHistogram:
         """Per-batch processing time from batch start: what the seed reported."""
-        merged = LatencyHistogram()
-        for h in self._batch_latency:
-            merged += h
-        return merged
+        return merged(self._batch_latency)
 
     def stats(self) -> ProcessorStats:
         """A snapshot; exact once stopped, approximate while workers run."""

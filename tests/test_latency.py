@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtkit.errors import ConfigError, IncompatibleError, ValueRangeError
-from rtkit.latency import LatencyHistogram
+from rtkit.latency import LatencyHistogram, merged
 
 # (lowest, highest, significant_figures)
 CONFIGS = [
@@ -847,3 +847,23 @@ def test_stress_weighted_random_actions_keep_histogram_equal_to_oracle():
         assert (h.min, h.max) == ((lo, hi) if h.count else (0, 0))
         if step % 100 == 0 and h.count:
             assert h.percentiles(DENSE_PS) == oracle.get_percentile_to_value_dict(DENSE_PS)
+
+
+def test_merged_of_per_thread_histograms_equals_one_histogram_of_everything():
+    rng = np.random.default_rng(11)
+    chunks = [rng.integers(0, 10**9, 1_000) for _ in range(4)]
+    parts = []
+    for chunk in chunks:
+        h = LatencyHistogram()
+        h.record_many(chunk)
+        parts.append(h)
+    whole = LatencyHistogram()
+    whole.record_many(np.concatenate(chunks))
+    total = merged(parts)
+    total._check()
+    np.testing.assert_array_equal(total._counts, whole._counts)
+    assert (total.count, total.min, total.max) == (whole.count, whole.min, whole.max)
+    assert parts[0].count == 1_000  # the parts are left as they were
+    assert merged([]).count == 0
+    with pytest.raises(IncompatibleError):
+        merged([LatencyHistogram(), LatencyHistogram(highest=10**6)])
