@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	$(PY) -m ipykernel install --user --name rtkit --display-name "Python (rtkit)"
-	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/00_welcome.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=$(CURDIR) \
+		--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
 
 test: unit notebooks
 
