@@ -17,7 +17,7 @@ Example:
     >>> parser.parse_args(["doctor", "--json"]).json
     True
     >>> list(SUBCOMMANDS)
-    ['doctor', 'lab']
+    ['doctor', 'lab', 'check', 'grade', 'author']
 """
 
 from __future__ import annotations
@@ -183,6 +183,11 @@ register(
     )
 )
 
+
+# --- rtkit check, grade, author ------------------------------------------------
+
+# Registered on import, after `register` exists (the module imports it from here).
+import rtkit.grading.commands  # noqa: E402, F401
 
 # --- the command ---------------------------------------------------------------
 
