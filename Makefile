@@ -38,8 +38,8 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rtkit tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check rtkit tests benchmarks
+	$(VENV)/bin/ruff check rtkit tests benchmarks instructor notebooks solutions exercises
+	$(VENV)/bin/ruff format --check rtkit tests benchmarks instructor
 
 clean:
 	rm -rf $(VENV) build *.egg-info

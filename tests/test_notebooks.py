@@ -57,9 +57,7 @@ def test_lesson_checks_at_least_three_deterministic_outputs(path):
         for out in outputs:
             # Only text is compared reliably; images and reprs with addresses are not.
             assert out["output_type"] in ("stream", "execute_result"), out["output_type"]
-            text = "".join(out.get("text", "")) + "".join(
-                out.get("data", {}).get("text/plain", "")
-            )
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
             assert not re.search(r" at 0x[0-9a-f]+", text), "memory address in checked output"
 
 
