@@ -156,6 +156,12 @@ class CheckReport:
     def text(self) -> str:
         """The report as a learner reads it."""
         lines = [f"{self.exercise.id}: {self.exercise.title}"]
+        if self.not_started:
+            lines.append(f"  not started yet: write `{self.exercise.target}` in its answer cell.")
+            lines.append(f"  Its {self.total} public tests check that:")
+            lines += [f"    · {o.test}" for o in self.outcomes]
+            lines.append(f"0/{self.total} public tests passed: not started yet.")
+            return "\n".join(lines)
         for o in self.outcomes:
             lines.append(f"  {'✓' if o.passed else '✗'} {o.test}" + ("" if o.passed else ":"))
             if not o.passed:
@@ -165,8 +171,6 @@ class CheckReport:
                 f"{self.passed}/{self.total} public tests passed. "
                 "(The instructor's grader runs hidden tests too.)"
             )
-        elif self.not_started:
-            lines.append(f"0/{self.total} public tests passed: not started yet.")
         else:
             lines.append(
                 f"{self.passed}/{self.total} public tests passed. "
@@ -196,9 +200,10 @@ def check(exercise_id: str, namespace: Mapping[str, object] | None = None) -> No
         >>> def per_event_latencies(arrival_ns, batch_start_ns, service_ns):
         ...     raise NotImplementedError
         >>> check("01.batch-latency")   # doctest: +ELLIPSIS
-        01.batch-latency: ...
-          ✗ ...
-              not implemented yet
+        01.batch-latency: Latency per event, not per batch
+          not started yet: write `per_event_latencies` in its answer cell.
+          Its ... public tests check that:
+            · returns one latency per event
         ...
         0/... public tests passed: not started yet.
     """
