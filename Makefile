@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.rtkit-installed
+BENCH_STAMP := $(VENV)/.rtkit-bench-installed
 # Notebooks are validated against the environment they run in, not a kernel spec.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-cell-timeout=120
 NB_DIRS := $(wildcard notebooks solutions)
@@ -34,7 +35,11 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m pytest -q $(NBVAL) $(NB_DIRS)
 
-bench: $(STAMP)
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: $(STAMP)
