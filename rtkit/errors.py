@@ -42,6 +42,10 @@ class QueueEmpty(RtkitError, RuntimeError):
     """Raised when a non-blocking get finds nothing to take."""
 
 
+class PoolExhausted(QueueEmpty):
+    """Raised when a pool has no free object and its policy is not to grow."""
+
+
 class WouldBlock(RtkitError, RuntimeError):
     """Raised when a non-blocking call would have had to wait."""
 

@@ -46,7 +46,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from rtkit.errors import ConfigError, QueueEmpty, StateError, check_choice, check_int
+from rtkit.errors import ConfigError, PoolExhausted, StateError, check_choice, check_int
 
 __all__ = [
     "EMPTY_POLICIES",
@@ -92,7 +92,7 @@ class ObjectPool(Generic[T]):
 
     When the free list is empty, ``on_empty`` decides:
 
-    * ``"raise"``: fail fast with :class:`~rtkit.errors.QueueEmpty` (the pool
+    * ``"raise"``: fail fast with :class:`~rtkit.errors.PoolExhausted` (the pool
       was sized too small: the hot path must not allocate, so say so);
     * ``"grow"``: build one more object with ``factory`` and count the miss
       (the pool keeps it afterwards; ``stats().grown`` is the metric to watch);
@@ -119,7 +119,7 @@ class ObjectPool(Generic[T]):
         >>> pool.acquire()
         Traceback (most recent call last):
         ...
-        rtkit.errors.QueueEmpty: pool exhausted: all 1 objects in use (on_empty='raise')
+        rtkit.errors.PoolExhausted: pool exhausted: all 1 objects in use (on_empty='raise')
     """
 
     def __init__(
@@ -161,7 +161,7 @@ class ObjectPool(Generic[T]):
         """Take an object off the free list; when it is empty, apply ``on_empty``.
 
         ``timeout`` (seconds) only matters under ``"block"``: after that long
-        without a release, :class:`~rtkit.errors.QueueEmpty` is raised
+        without a release, :class:`~rtkit.errors.PoolExhausted` is raised
         (``None`` waits forever). Runtime complexity: O(1), plus one
         ``factory()`` call on a ``"grow"`` miss.
         """
@@ -177,7 +177,7 @@ class ObjectPool(Generic[T]):
                 return obj
             self._misses += 1
             if self.on_empty == "raise":
-                raise QueueEmpty(
+                raise PoolExhausted(
                     f"pool exhausted: all {len(self._in_use)} objects in use"
                     f" (on_empty={self.on_empty!r})"
                 )
@@ -210,7 +210,7 @@ class ObjectPool(Generic[T]):
             while not self._free:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    raise QueueEmpty(
+                    raise PoolExhausted(
                         f"pool exhausted: no object released within {timeout} s"
                         f" ({len(self._in_use)} in use)"
                     )
