@@ -20,7 +20,9 @@ import importlib.util
 import math
 import numbers
 import re
+import struct
 import sys
+import zlib
 from collections import deque
 from collections.abc import Callable
 from functools import cache
@@ -275,6 +277,220 @@ def _queue(
     return run_bounded_queue
 
 
+class SeedRing:  # LockFreeRingBuffer as written: keep-one-slot-empty on free-running counters
+    def __init__(self, capacity):
+        self.capacity, self.mask = capacity, capacity - 1
+        self.data, self.head, self.tail = [None] * capacity, 0, 0
+
+    def push(self, item):
+        if (self.head + 1) & self.mask == self.tail & self.mask:  # S000-50
+            return False
+        self.data[self.head & self.mask] = item
+        self.head += 1
+        return True
+
+    def pop(self):
+        if self.tail == self.head:
+            return None, False
+        item = self.data[self.tail & self.mask]  # the slot keeps the item (S000-52)
+        self.tail += 1
+        return item, True
+
+
+class KeepsPoppedRing(SeedRing):  # the full test fixed, the popped slot never cleared
+    def push(self, item):
+        if self.head - self.tail == self.capacity:
+            return False
+        self.data[self.head & self.mask] = item
+        self.head += 1
+        return True
+
+
+class OverfullRing(KeepsPoppedRing):  # full only past capacity: overwrites the oldest item
+    def push(self, item):
+        if self.head - self.tail > self.capacity:
+            return False
+        self.data[self.head & self.mask] = item
+        self.head += 1
+        return True
+
+    def pop(self):
+        if self.tail == self.head:
+            return None, False
+        item, self.data[self.tail & self.mask] = self.data[self.tail & self.mask], None
+        self.tail += 1
+        return item, True
+
+
+class WrappedCountersRing(OverfullRing):  # indices kept masked: full and empty look alike
+    def push(self, item):
+        if (self.head + 1) & self.mask == self.tail:
+            return False
+        self.data[self.head] = item
+        self.head = (self.head + 1) & self.mask
+        return True
+
+    def pop(self):
+        if self.tail == self.head:
+            return None, False
+        item, self.data[self.tail] = self.data[self.tail], None
+        self.tail = (self.tail + 1) & self.mask
+        return item, True
+
+
+class SeedStylePool:  # ObjectPool as the seed has it: reset on acquire, release unchecked
+    def __init__(self, factory, reset, capacity):
+        self.factory, self.reset = factory, reset
+        self.free = [factory() for _ in range(capacity)]
+        self.hits = self.misses = 0
+
+    def acquire(self):
+        if self.free:
+            self.hits += 1
+            obj = self.free.pop()
+        else:
+            self.misses += 1
+            obj = self.factory()
+        self.reset(obj)  # S000-55
+        return obj
+
+    def release(self, obj):
+        self.free.append(obj)
+
+
+class OwnedOnlyPool(SeedStylePool):  # refuses strangers, but not a second release
+    def __init__(self, factory, reset, capacity):
+        super().__init__(factory, reset, capacity)
+        self.owned = {id(o) for o in self.free}
+
+    def acquire(self):
+        if self.free:
+            self.hits += 1
+            return self.free.pop()
+        self.misses += 1
+        obj = self.factory()
+        self.owned.add(id(obj))
+        return obj
+
+    def release(self, obj):
+        if id(obj) not in self.owned:
+            raise ValueError("not from this pool")
+        self.reset(obj)
+        self.free.append(obj)
+
+
+class EqualityPool(SeedStylePool):  # keeps the lent objects in a list: `in` compares with ==
+    def __init__(self, factory, reset, capacity):
+        super().__init__(factory, reset, capacity)
+        self.lent = []
+
+    def acquire(self):
+        if self.free:
+            self.hits += 1
+            obj = self.free.pop()
+        else:
+            self.misses += 1
+            obj = self.factory()
+        self.lent.append(obj)
+        return obj
+
+    def release(self, obj):
+        if obj not in self.lent:
+            raise ValueError("not in use")
+        self.reset(obj)
+        self.lent.remove(obj)
+        self.free.append(obj)
+
+
+class ResetFirstPool(EqualityPool):  # checks by identity, but resets before checking
+    def release(self, obj):
+        self.reset(obj)
+        if not any(obj is o for o in self.lent):
+            raise ValueError("not in use")
+        self.lent = [o for o in self.lent if o is not obj]
+        self.free.append(obj)
+
+
+class HashingPool(SeedStylePool):  # a set of the lent objects: lists cannot be hashed
+    def __init__(self, factory, reset, capacity):
+        super().__init__(factory, reset, capacity)
+        self.lent = set()
+
+    def acquire(self):
+        if self.free:
+            self.hits += 1
+            obj = self.free.pop()
+        else:
+            self.misses += 1
+            obj = self.factory()
+        self.lent.add(obj)
+        return obj
+
+    def release(self, obj):
+        if obj not in self.lent:
+            raise ValueError("not in use")
+        self.reset(obj)
+        self.lent.discard(obj)
+        self.free.append(obj)
+
+
+def _push_many(room: Callable[[int, int, int], int], wrap: bool = True) -> Callable:
+    def push_many(buf, head, tail, items):
+        capacity = len(buf)
+        n = max(0, min(len(items), room(capacity, head, tail)))
+        start = head & (capacity - 1)
+        first = min(n, capacity - start) if wrap else n
+        buf[start : start + first] = items[:first]
+        if wrap:
+            buf[: n - first] = items[first:n]
+        return n
+
+    return push_many
+
+
+def _push_many_item_by_item(buf, head, tail, items):
+    capacity = len(buf)
+    n = min(len(items), capacity - (head - tail))
+    for i in range(n):
+        buf[(head + i) & (capacity - 1)] = items[i]
+    return n
+
+
+def _push_many_unmasked(buf, head, tail, items):  # indexes buf by the counter, not its slot
+    n = min(len(items), len(buf) - (head - tail))
+    buf[head : head + n] = items[:n]
+    return n
+
+
+def _read_frames(
+    crc_of: Callable[[bytes, bytes], int] | None = lambda length, payload: zlib.crc32(
+        payload, zlib.crc32(length)
+    ),
+    fmt: str = "<II",
+    padded: bool = True,
+    bounded: bool = True,
+    skip_bad: bool = False,
+) -> Callable:
+    def read_frames(buffer):
+        buffer = bytes(buffer)
+        records, pos = [], 0
+        while pos < len(buffer) if not bounded else len(buffer) - pos >= 8:
+            length, crc = struct.unpack_from(fmt, buffer, pos)
+            size = (8 + length + 7) // 8 * 8 if padded else 8 + length
+            if length == 0 or (bounded and size > len(buffer) - pos):
+                break
+            payload = buffer[pos + 8 : pos + 8 + length]
+            if crc_of is not None and crc_of(buffer[pos : pos + 4], payload) != crc:
+                if not skip_bad:
+                    break
+            else:
+                records.append(payload)
+            pos += size
+        return records
+
+    return read_frames
+
+
 WRONG: dict[str, dict[str, object]] = {
     "00.percentile-from-buckets": {
         "bankers-rounding": _percentile(lambda p, n: max(1, round(p * n / 100))),
@@ -314,6 +530,34 @@ WRONG: dict[str, dict[str, object]] = {
         "in-service-takes-a-slot": _queue(room=lambda capacity: capacity - 1),
         "depth-counts-the-one-in-service": _queue(depth_counts_service=True),
         "no-drain-at-the-end": _queue(drains=False),
+    },
+    "04.ring-full-check": {
+        "seed-as-is": SeedRing,
+        "keeps-popped-items": KeepsPoppedRing,
+        "overfull": OverfullRing,
+        "wrapped-counters": WrappedCountersRing,
+    },
+    "04.pool-double-release": {
+        "seed-style": SeedStylePool,
+        "no-double-release-check": OwnedOnlyPool,
+        "equality-not-identity": EqualityPool,
+        "reset-before-check": ResetFirstPool,
+        "hashes-objects": HashingPool,
+    },
+    "04.ring-wraparound": {
+        "no-wrap": _push_many(lambda capacity, head, tail: capacity - (head - tail), wrap=False),
+        "overwrites-unread": _push_many(lambda capacity, head, tail: capacity),
+        "wastes-a-slot": _push_many(lambda capacity, head, tail: capacity - 1 - (head - tail)),
+        "item-by-item": _push_many_item_by_item,
+        "unmasked-head": _push_many_unmasked,
+    },
+    "04.journal-framing": {
+        "no-crc-check": _read_frames(crc_of=None),
+        "crc-of-payload-only": _read_frames(crc_of=lambda length, payload: zlib.crc32(payload)),
+        "no-padding": _read_frames(padded=False),
+        "big-endian": _read_frames(fmt=">II"),
+        "no-bounds-check": _read_frames(bounded=False),
+        "skips-bad-records": _read_frames(skip_bad=True),
     },
 }
 
