@@ -25,8 +25,10 @@ This module translates it line for line, so the lesson can run its mistakes:
 
 Python has no user-level CAS, so :class:`AtomicRef` emulates one with a lock.
 Hardware does it in one instruction; under CPython it is a lock acquisition,
-and a dequeue takes four or more of them where a lock-based queue takes one:
-that is why this queue loses to :class:`rtkit.queues.BoundedQueue`.
+and an uncontended enqueue takes four of them (node, two CAS, the size
+counter) and a dequeue two, where a lock-based queue takes one each: that is
+why this queue loses to :class:`rtkit.queues.BoundedQueue`. Contention adds
+retries, each with more acquisitions.
 
 Each operation is written once, as a generator that yields after every
 shared-memory access (each load, store and CAS). :meth:`MSQueue.enqueue` and
