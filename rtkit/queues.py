@@ -36,8 +36,10 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from rtkit.errors import Closed, QueueEmpty, QueueFull, check_choice, check_int
+from rtkit.ring import RingBuffer
+from rtkit.shmring import SharedRingBuffer
 
-__all__ = ["POLICIES", "BoundedQueue", "QueueStats"]
+__all__ = ["POLICIES", "BoundedQueue", "QueueStats", "RingBuffer", "SharedRingBuffer"]
 
 T = TypeVar("T")
 
