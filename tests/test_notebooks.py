@@ -24,6 +24,7 @@ REQUIRED_SEED_IDS = {
         "S000-2", "S000-3", "S000-4", "S000-5", "S000-6",
         "S000-7", "S000-8", "S000-17", "S000-18",
     ],
+    "04_memory_management.ipynb": ["S000-46", "S000-47", "S000-49"],
 }  # fmt: skip
 
 MAX_CODE_LINES = 25
