@@ -105,7 +105,13 @@ def _as_param(name: str, spec: object) -> Param:
     )
 
 
-def _log_ints(lo: int, hi: int, step: float) -> list[int]:
+def _log_ints(lo: int, hi: int, step: float | None) -> list[int]:
+    """Whole numbers from lo to hi, log-spaced: ``step`` decades apart, or by
+    default the 1-2-5 series (1, 2, 5, 10, 20, ...), which reads well on a slider."""
+    if step is None:
+        decades = range(len(str(lo)) - 1, len(str(hi)))
+        series = {m * 10**k for k in decades for m in (1, 2, 5)}
+        return sorted({lo, hi, *(v for v in series if lo <= v <= hi)})
     n = max(2, round(math.log10(hi / lo) / step) + 1)
     return sorted({int(v) for v in np.rint(np.geomspace(lo, hi, n))})
 
@@ -142,14 +148,16 @@ def _make_control(name: str, spec: object) -> w.ValueWidget:
         raise ConfigError(f"{name}: step must be a number > 0, got {step!r}")
     if default is not None and not (_is_number(default) and lo <= default <= hi):
         raise ConfigError(f"{name}: default must be a number in [{lo}, {hi}], got {default!r}")
-    ints = all(_is_int(x) for x in (lo, hi, step, default) if x is not None)
+    # A log step counts decades, so it is a float even for a range of whole numbers.
+    counted = (lo, hi, default) if p.log else (lo, hi, step, default)
+    ints = all(_is_int(x) for x in counted if x is not None)
     common = {"description": desc, "style": _STYLE, "continuous_update": False}
     if p.log:
         if lo <= 0:
             raise ConfigError(f"{name}: a log range needs lo > 0, got {lo!r}")
         mid = math.sqrt(lo * hi)
         if ints:
-            values = _log_ints(lo, hi, step or 0.1)
+            values = _log_ints(lo, hi, step)
             if default is not None and default not in values:
                 values = sorted({*values, default})
             value = default if default is not None else min(values, key=lambda v: abs(v - mid))

@@ -12,6 +12,7 @@ from IPython.utils.capture import capture_output
 from matplotlib.figure import Figure
 from traitlets.config import Config
 
+from rtkit import widgets
 from rtkit.clock import VirtualClock
 from rtkit.errors import ConfigError
 from rtkit.latency import LatencyHistogram
@@ -95,7 +96,9 @@ def test_specs_make_the_matching_controls():
     assert isinstance(c["e"], w.Checkbox) and c["e"].value is True
     assert isinstance(c["f"], w.FloatLogSlider) and c["f"].value == pytest.approx(1.0)
     assert isinstance(c["g"], w.SelectionSlider) and c["g"].description == "batch size"
-    assert c["g"].options[0] == 1 and c["g"].options[-1] == 1024 and c["g"].value == 32
+    # a whole-number log range steps through 1-2-5; the default is nearest the geometric middle
+    assert c["g"].options == (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 1024)
+    assert c["g"].value == 20
     for name in "abcfg":
         assert c[name].continuous_update is False
 
@@ -286,3 +289,11 @@ def test_status_shows_floats_as_the_slider_does():
         lambda x: x, {"x": Param(1.0, 1000.0, log=True)}, plot=no_plot, clock=VirtualClock()
     )
     assert d.status.value == "ran <code>x=31.62</code> in 0 ns"
+
+
+def test_a_log_step_in_decades_keeps_a_whole_number_range_whole():
+    # step counts decades (log10(2) = powers of two), so it is a float; the values stay ints
+    control = widgets._make_control("batch_size", Param(1, 512, step=0.30103, default=64, log=True))
+    assert isinstance(control, w.SelectionSlider)
+    assert control.options == (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+    assert all(isinstance(v, int) for v in control.options) and control.value == 64
