@@ -25,6 +25,7 @@ import sys
 import zlib
 from collections import deque
 from collections.abc import Callable
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
@@ -491,6 +492,256 @@ def _read_frames(
     return read_frames
 
 
+class SeedLevelsBook:  # addToPriceLevel as written: a new level for every order (S000-25)
+    def __init__(self):
+        self._sides = {"buy": [], "sell": []}  # (price, qty) nodes, best first
+
+    def add(self, side, price, qty):
+        nodes, i = self._sides[side], 0
+        while i < len(nodes) and not (
+            nodes[i][0] < price if side == "buy" else nodes[i][0] > price
+        ):
+            i += 1
+        nodes.insert(i, (price, qty))
+
+    @property
+    def bids(self):
+        return list(self._sides["buy"])
+
+    @property
+    def asks(self):
+        return list(self._sides["sell"])
+
+
+class BestOnlyMergeBook(SeedLevelsBook):  # merges into the best level, nowhere else
+    def add(self, side, price, qty):
+        nodes = self._sides[side]
+        if nodes and nodes[0][0] == price:
+            nodes[0] = (price, nodes[0][1] + qty)
+        else:
+            super().add(side, price, qty)
+
+
+class UnsortedBook:  # one level per price, listed in the order the prices first came
+    def __init__(self):
+        self._bids, self._asks = {}, {}
+
+    def add(self, side, price, qty):
+        levels = self._bids if side == "buy" else self._asks
+        levels[price] = levels.get(price, 0) + qty
+
+    @property
+    def bids(self):
+        return list(self._bids.items())
+
+    @property
+    def asks(self):
+        return list(self._asks.items())
+
+
+class AscendingBidsBook(UnsortedBook):  # both sides sorted lowest price first
+    @property
+    def bids(self):
+        return sorted(self._bids.items())
+
+    @property
+    def asks(self):
+        return sorted(self._asks.items())
+
+
+class ReplacingBook(UnsortedBook):  # the latest order's quantity replaces the level's
+    def add(self, side, price, qty):
+        (self._bids if side == "buy" else self._asks)[price] = qty
+
+    @property
+    def bids(self):
+        return sorted(self._bids.items(), reverse=True)
+
+    @property
+    def asks(self):
+        return sorted(self._asks.items())
+
+
+class MethodsBook(ReplacingBook):  # right levels, but bids() and asks() are methods
+    add = UnsortedBook.add
+
+    def bids(self):
+        return sorted(self._bids.items(), reverse=True)
+
+    def asks(self):
+        return sorted(self._asks.items())
+
+
+class ClassLevelsBook(ReplacingBook):  # the dicts live on the class: every Book shares them
+    _bids: dict = {}  # noqa: RUF012
+    _asks: dict = {}  # noqa: RUF012
+    add = UnsortedBook.add
+
+    def __init__(self):
+        pass
+
+
+def _valid_fills(fills):
+    if not fills:
+        raise ValueError("no fills")
+    for price, qty in fills:
+        if not (isinstance(price, int) and isinstance(qty, int)) or price < 1 or qty < 1:
+            raise ValueError("bad fill")
+
+
+def _vwap_float(fills):
+    _valid_fills(fills)
+    return sum(p * q for p, q in fills) / sum(q for _, q in fills)
+
+
+def _vwap_fraction_of_float(fills):
+    return Fraction(_vwap_float(fills))
+
+
+def _vwap_unweighted(fills):
+    _valid_fills(fills)
+    return Fraction(sum(p for p, _ in fills), len(fills))
+
+
+def _vwap_per_fill(fills):
+    _valid_fills(fills)
+    return Fraction(sum(p * q for p, q in fills), len(fills))
+
+
+def _vwap_int64(fills):  # numpy sums: int64 wraps round past 2**63, silently
+    _valid_fills(fills)
+    a = np.array(fills, dtype=np.int64)
+    return Fraction(int((a[:, 0] * a[:, 1]).sum()), int(a[:, 1].sum()))
+
+
+def _vwap_no_checks(fills):
+    return Fraction(sum(p * q for p, q in fills), sum(q for _, q in fills))
+
+
+def _vwap_checks_empty_only(fills):
+    if not fills:
+        raise ValueError("no fills")
+    return _vwap_no_checks(fills)
+
+
+def _matcher(
+    at_limit: bool = False, lifo: bool = False, strict: bool = False, keep_empty: bool = False
+) -> Callable:
+    def match(asks, qty, limit_price):
+        trades, remaining = [], []
+        for price, orders in asks:
+            crosses = limit_price is None or (
+                price < limit_price if strict else price <= limit_price
+            )
+            if qty == 0 or not crosses:
+                remaining.append((price, list(orders)))
+                continue
+            left = []
+            for order_id, resting in reversed(orders) if lifo else orders:
+                take = min(qty, resting)
+                if take:
+                    trades.append((order_id, limit_price if at_limit else price, take))
+                    qty -= take
+                if resting > take:
+                    left.append((order_id, resting - take))
+            if lifo:
+                left.reverse()
+            if left or keep_empty:
+                remaining.append((price, left))
+        return trades, remaining
+
+    return match
+
+
+def _match_level_totals(asks, qty, limit_price):  # the seed: one take from each level's total
+    trades, remaining = [], []
+    for price, orders in asks:
+        total = sum(q for _, q in orders)
+        if qty and (limit_price is None or price <= limit_price):
+            take = min(qty, total)
+            trades.append((orders[0][0], price, take))
+            qty -= take
+            if total > take:
+                remaining.append((price, list(orders)))
+        else:
+            remaining.append((price, list(orders)))
+    return trades, remaining
+
+
+def _match_in_place(asks, qty, limit_price):  # right trades, but the caller's asks consumed
+    trades = []
+    while qty and asks and (limit_price is None or asks[0][0] <= limit_price):
+        price, orders = asks[0]
+        order_id, resting = orders[0]
+        take = min(qty, resting)
+        trades.append((order_id, price, take))
+        qty -= take
+        if take < resting:
+            orders[0] = (order_id, resting - take)
+        else:
+            del orders[0]
+            if not orders:
+                del asks[0]
+    return trades, asks
+
+
+def _fok_ioc_then_nothing(asks, qty, limit_price):  # trades first, gives up too late
+    trades, _ = _match_in_place(asks, qty, limit_price)
+    return trades if sum(t[2] for t in trades) == qty else []
+
+
+def _fok_shallow_backup(asks, qty, limit_price):  # undoes with list(asks): orders are shared
+    backup = list(asks)
+    trades, _ = _match_in_place(asks, qty, limit_price)
+    if sum(t[2] for t in trades) < qty:
+        asks[:] = backup
+        return []
+    return trades
+
+
+def _fok(
+    available: Callable[[list, int | None], int],
+    enough: Callable[[int, int], bool] = lambda have, want: have >= want,
+) -> Callable:
+    def fill_or_kill(asks, qty, limit_price):
+        if not enough(available(asks, limit_price), qty):
+            return []
+        trades, _ = _match_in_place(asks, qty, limit_price)
+        return trades
+
+    return fill_or_kill
+
+
+def _acceptable(asks, limit_price):
+    return sum(
+        q
+        for price, orders in asks
+        if limit_price is None or price <= limit_price
+        for _, q in orders
+    )
+
+
+def _best_level_only(asks, limit_price):
+    crosses = asks and (limit_price is None or asks[0][0] <= limit_price)
+    return sum(q for _, q in asks[0][1]) if crosses else 0
+
+
+def _whole_side(asks, limit_price):
+    return _acceptable(asks, None)
+
+
+def _fok_on_a_copy(asks, qty, limit_price):  # right trades, but asks never changes
+    if _acceptable(asks, limit_price) < qty:
+        return []
+    return _matcher()(asks, qty, limit_price)[0]
+
+
+def _fok_returns_a_pair(asks, qty, limit_price):  # fills in place, but answers like match
+    if _acceptable(asks, limit_price) < qty:
+        return [], asks
+    return _match_in_place(asks, qty, limit_price)
+
+
 WRONG: dict[str, dict[str, object]] = {
     "00.percentile-from-buckets": {
         "bankers-rounding": _percentile(lambda p, n: max(1, round(p * n / 100))),
@@ -530,6 +781,41 @@ WRONG: dict[str, dict[str, object]] = {
         "in-service-takes-a-slot": _queue(room=lambda capacity: capacity - 1),
         "depth-counts-the-one-in-service": _queue(depth_counts_service=True),
         "no-drain-at-the-end": _queue(drains=False),
+    },
+    "02.duplicate-levels": {
+        "seed-as-is": SeedLevelsBook,
+        "merges-at-best-only": BestOnlyMergeBook,
+        "unsorted": UnsortedBook,
+        "bids-lowest-first": AscendingBidsBook,
+        "replaces-quantity": ReplacingBook,
+        "bids-as-methods": MethodsBook,
+        "class-level-dicts": ClassLevelsBook,
+    },
+    "02.vwap": {
+        "float-division": _vwap_float,
+        "fraction-of-a-float": _vwap_fraction_of_float,
+        "unweighted-mean": _vwap_unweighted,
+        "divides-by-fill-count": _vwap_per_fill,
+        "int64-sums": _vwap_int64,
+        "no-checks": _vwap_no_checks,
+        "checks-empty-only": _vwap_checks_empty_only,
+    },
+    "02.match-limit": {
+        "trades-at-limit": _matcher(at_limit=True),
+        "newest-first": _matcher(lifo=True),
+        "strict-limit": _matcher(strict=True),
+        "keeps-empty-levels": _matcher(keep_empty=True),
+        "level-totals": _match_level_totals,
+        "changes-the-asks-given": _match_in_place,
+    },
+    "02.fill-or-kill": {
+        "ioc-then-nothing": _fok_ioc_then_nothing,
+        "shallow-backup": _fok_shallow_backup,
+        "whole-side-available": _fok(_whole_side),
+        "best-level-only": _fok(_best_level_only),
+        "exactly-enough-is-killed": _fok(_acceptable, lambda have, want: have > want),
+        "leaves-asks-alone": _fok_on_a_copy,
+        "returns-a-pair": _fok_returns_a_pair,
     },
     "04.ring-full-check": {
         "seed-as-is": SeedRing,

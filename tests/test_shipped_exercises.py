@@ -18,7 +18,7 @@ from rtkit.grading.grader import grade
 
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN = ROOT / "instructor" / "hidden_tests"
-LESSONS = ("00", "01", "04")
+LESSONS = ("00", "01", "02", "04")
 
 
 @pytest.fixture(scope="module")

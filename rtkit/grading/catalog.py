@@ -106,7 +106,7 @@ test.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when im
 
 def _load() -> None:
     # The exercise modules register themselves on import.
-    from rtkit.grading import ex00, ex01, ex04  # noqa: F401
+    from rtkit.grading import ex00, ex01, ex02, ex04  # noqa: F401
 
 
 def get(exercise_id: str) -> Exercise:
