@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import numbers
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -87,6 +86,7 @@ from rtkit.orderbook.types import (
     RestingOrder,
     Trade,
     from_ticks,
+    is_int,
     to_ticks,
 )
 
@@ -158,13 +158,6 @@ class _Side:
     def best_first(self) -> Iterator[_Level]:
         for key in reversed(self.keys):
             yield self.levels[self.sign * key]
-
-
-def _is_int(value: object) -> bool:
-    # `type(...) is int` first: the common case, without the cost of an ABC check.
-    return type(value) is int or (
-        isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    )
 
 
 class OrderBook:
@@ -389,7 +382,7 @@ class OrderBook:
 
     def order(self, order_id: int) -> RestingOrder | None:
         """A copy of resting order ``order_id``, or ``None``. Runtime complexity: O(1)."""
-        if not _is_int(order_id):
+        if not is_int(order_id):
             raise OrderRejected(f"order_id must be an integer, got {order_id!r}")
         o = self._orders.get(int(order_id))
         return None if o is None else RestingOrder(o.order_id, SIDE_NAMES[o.side], o.price, o.qty)
@@ -447,7 +440,7 @@ class OrderBook:
         return OrderRejected(message)
 
     def _check_id(self, order_id: object) -> None:
-        if not _is_int(order_id):
+        if not is_int(order_id):
             raise self._reject(f"order_id must be an integer, got {order_id!r}")
         if order_id < 0:
             raise self._reject(f"order_id must be >= 0, got {order_id}")
@@ -465,7 +458,7 @@ class OrderBook:
         return order
 
     def _check_positive(self, name: str, value: object) -> None:
-        if not _is_int(value):
+        if not is_int(value):
             raise self._reject(f"{name} must be an integer, got {value!r}")
         if value <= 0:
             raise self._reject(f"{name} must be > 0, got {value}")

@@ -68,7 +68,6 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,9 +81,11 @@ from rtkit.orderbook.types import (
     SIDE_NAMES,
     TIF_CODES,
     TRADES_DTYPE,
+    BookStats,
     OrderRejected,
     RestingOrder,
     Trade,
+    is_int,
 )
 
 __all__ = ["FastBookStats", "FastOrderBook"]
@@ -109,7 +110,7 @@ _CHECK_ERRORS = {
 
 
 @dataclass(frozen=True, slots=True)
-class FastBookStats:
+class FastBookStats(BookStats):
     """Counters of a :class:`FastOrderBook`, from :meth:`FastOrderBook.stats`.
 
     The fields of :class:`~rtkit.orderbook.types.BookStats`, same meaning
@@ -118,22 +119,8 @@ class FastBookStats:
     plus the book's bounds ``max_orders`` and ``max_price``.
     """
 
-    resting_orders: int
-    bid_levels: int
-    ask_levels: int
-    submitted: int
-    cancelled: int
-    modified: int
-    rejected: int
-    fok_killed: int
-    trades: int
-    volume: int
     max_orders: int
     max_price: int
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class FastOrderBook:
@@ -360,7 +347,7 @@ class FastOrderBook:
 
     def order(self, order_id: int) -> RestingOrder | None:
         """A copy of resting order ``order_id``, or ``None``. Runtime complexity: O(1)."""
-        if not _is_int(order_id):
+        if not is_int(order_id):
             raise OrderRejected(f"order_id must be an integer, got {order_id!r}")
         if not 0 <= order_id <= _INT64_MAX:
             return None
@@ -417,14 +404,14 @@ class FastOrderBook:
         return OrderRejected(message)
 
     def _check_id(self, order_id: object) -> int:
-        if not _is_int(order_id):
+        if not is_int(order_id):
             raise self._reject(f"order_id must be an integer, got {order_id!r}")
         if not 0 <= order_id <= _INT64_MAX:
             raise self._reject(f"order_id must be >= 0 and < 2**63, got {order_id}")
         return int(order_id)
 
     def _check_qty(self, qty: object) -> int:
-        if not _is_int(qty):
+        if not is_int(qty):
             raise self._reject(f"qty must be an integer, got {qty!r}")
         if qty <= 0:
             raise self._reject(f"qty must be > 0, got {qty}")
@@ -433,7 +420,7 @@ class FastOrderBook:
         return int(qty)
 
     def _check_price(self, price: object) -> int:
-        if not _is_int(price):
+        if not is_int(price):
             raise self._reject(f"price must be an integer, got {price!r}")
         if price <= 0:
             raise self._reject(f"price must be > 0, got {price}")

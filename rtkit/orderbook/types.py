@@ -71,6 +71,7 @@ __all__ = [
     "RestingOrder",
     "Trade",
     "from_ticks",
+    "is_int",
     "to_ticks",
 ]
 
@@ -161,8 +162,17 @@ class BookStats:
     volume: int
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def is_int(value: object) -> bool:
+    """True for an integer that is not a bool (both books validate with it).
+
+    Example:
+        >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
+        (True, True, False, False)
+    """
+    # `type(...) is int` first: the common case, without the cost of an ABC check.
+    return type(value) is int or (
+        isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    )
 
 
 def _decimal(name: str, value: object) -> Decimal:
@@ -224,7 +234,7 @@ def from_ticks(ticks: int, tick_size: Decimal | str | int) -> Decimal:
         >>> from_ticks(to_ticks("99.95", "0.05"), "0.05")
         Decimal('99.95')
     """
-    if not _is_int(ticks):
+    if not is_int(ticks):
         raise ValueRangeError(f"ticks must be an integer, got {ticks!r}")
     _, digits, exponent = _tick(tick_size).as_tuple()
     value = int(ticks) * int("".join(map(str, digits)))
