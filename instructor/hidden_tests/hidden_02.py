@@ -20,6 +20,9 @@ import numpy as np
 
 from rtkit.grading.catalog import PublicTest, test
 
+# The public tests' reference matcher: one definition of the expected result.
+from rtkit.grading.ex02 import _reference_match
+
 # -- 02.duplicate-levels ---------------------------------------------------------------
 
 
@@ -148,25 +151,6 @@ def _h02_vwap_invalid(f):
 # -- 02.match-limit and 02.fill-or-kill: a reference matcher -----------------------------
 
 
-def _h02_match(asks, qty, limit):
-    trades, remaining = [], []
-    for price, orders in asks:
-        if qty == 0 or (limit is not None and price > limit):
-            remaining.append((price, [tuple(o) for o in orders]))
-            continue
-        left = []
-        for order_id, resting in orders:
-            take = min(qty, resting)
-            if take:
-                trades.append((order_id, price, take))
-                qty -= take
-            if resting > take:
-                left.append((order_id, resting - take))
-        if left:
-            remaining.append((price, left))
-    return trades, remaining
-
-
 def _h02_norm_book(book):
     return [(level[0], [tuple(o) for o in level[1]]) for level in book]
 
@@ -197,7 +181,7 @@ def _h02_check_match(f, asks, qty, limit, what):
     trades, remaining = f(asks, qty, limit)
     if asks != before:
         raise AssertionError(f"{what}: match(...) changed the asks it was given")
-    want_trades, want_book = _h02_match(asks, qty, limit)
+    want_trades, want_book = _reference_match(asks, qty, limit)
     if [tuple(t) for t in trades] != want_trades:
         raise AssertionError(f"{what}: match(...) returned trades that break price-time priority")
     if _h02_norm_book(remaining) != want_book:
@@ -242,7 +226,7 @@ def _h02_fok_expected(asks, qty, limit):
     )
     if available < qty:
         return [], _h02_norm_book(asks)
-    return _h02_match(asks, qty, limit)
+    return _reference_match(asks, qty, limit)
 
 
 def _h02_check_fok(f, asks, qty, limit, what):
