@@ -847,6 +847,19 @@ WRONG: dict[str, dict[str, object]] = {
     },
 }
 
+
+def _more_wrong_answers() -> None:
+    """Lessons keep their wrong answers beside this file: ``tests/wrong_answers_NN.py``, each
+    defining ``WRONG`` in the same shape as above."""
+    for path in sorted(Path(__file__).parent.glob("wrong_answers_[0-9][0-9].py")):
+        spec = importlib.util.spec_from_file_location(f"_wrong_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for exercise_id, answers in module.WRONG.items():
+            WRONG.setdefault(exercise_id, {}).update(answers)
+
+
+_more_wrong_answers()
 WRONG_CASES = [(e, name) for e in IDS for name in WRONG.get(e, {})]
 
 
