@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,10 +49,14 @@ from matplotlib.ticker import EngFormatter, NullFormatter, NullLocator
 from rtkit.errors import ConfigError, check_choice, check_int
 from rtkit.latency import LatencyHistogram
 
+if TYPE_CHECKING:  # drawing a schedule needs no import of the simulator
+    from rtkit.sched.schedule import Schedule
+
 __all__ = [
     "format_ns",
     "latency_panel",
     "plot_cdf",
+    "plot_gantt",
     "plot_latency_histogram",
     "plot_percentile_spectrum",
     "plot_samples",
@@ -444,3 +449,129 @@ def format_ns(value_ns: float) -> str:
     if a < 999_995_000:
         return f"{v / 1e6:.2f} ms"
     return f"{v / 1e9:.2f} s"
+
+
+def plot_gantt(
+    schedule: Schedule,
+    ax: Axes | None = None,
+    *,
+    by: str = "task",
+    start: int = 0,
+    end: int | None = None,
+    releases: bool = True,
+    deadlines: bool = True,
+    title: str | None = None,
+) -> Axes:
+    """A Gantt chart of a :class:`~rtkit.sched.schedule.Schedule`: who ran when.
+
+    One row per task (``by="task"``, the default) or per processor
+    (``by="cpu"``, bars coloured by task). Execution segments are bars;
+    releases are up-arrows (``^``) under a task's row and deadlines down-arrows
+    (``v``) above it. A missed deadline is drawn in red with a cross, and the
+    part of a late job that ran after its deadline is hatched red. ``start``
+    and ``end`` (in the schedule's time units) pick a window.
+
+    Example:
+        >>> from rtkit.sched import Task, simulate
+        >>> s = simulate([Task("t1", 2, 5), Task("t2", 4, 7)], policy="rm")
+        >>> ax = plot_gantt(s, end=14)
+        >>> [t.get_text() for t in ax.get_yticklabels()], [float(x) for x in ax.get_xlim()]
+        (['t1', 't2'], [0.0, 14.0])
+        >>> [line.get_gid() for line in ax.get_lines()]
+        ['releases', 'deadlines', 'misses', 'miss_crosses']
+    """
+    check_choice("by", by, ("task", "cpu"))
+    start = check_int("start", start, minimum=0)
+    end = schedule.horizon if end is None else check_int("end", end, minimum=start + 1)
+    ax = _axes(ax)
+    names = [t.name for t in schedule.tasks]
+    colours = [plt.get_cmap("tab10")(i % 10) for i in range(len(names))]
+    rows = names if by == "task" else [f"cpu {c}" for c in range(schedule.cpus)]
+    seg = schedule.segments
+    seg = seg[(seg["end"] > start) & (seg["start"] < end)]
+    jobs = schedule.jobs
+    # A row's centre is at y = -row, so the first task is at the top.
+    for s in seg.tolist():
+        cpu, task, job, s0, s1 = s
+        y = -(task if by == "task" else cpu)
+        dl = int(jobs["deadline"][job])
+        on_time_end = min(s1, max(s0, dl))
+        if on_time_end > s0:
+            ax.broken_barh(
+                [(s0, on_time_end - s0)],
+                (y - 0.35, 0.7),
+                facecolors=colours[task],
+                edgecolors="white",  # so back-to-back jobs of one task stay apart
+                linewidth=0.5,
+            )
+        if s1 > on_time_end:  # ran after its deadline
+            ax.broken_barh(
+                [(on_time_end, s1 - on_time_end)],
+                (y - 0.35, 0.7),
+                facecolors=colours[task],
+                edgecolors="red",
+                hatch="//",
+            )
+    if by == "task":
+        window = jobs[(jobs["release"] >= start) & (jobs["release"] < end)]
+        if releases:
+            ax.plot(
+                window["release"],
+                -window["task"] - 0.45,
+                "^",
+                color="black",
+                markersize=6,
+                linestyle="none",
+                gid="releases",
+            )
+        if deadlines:
+            due = jobs[(jobs["deadline"] >= start) & (jobs["deadline"] <= end)]
+            met = due[~due["missed"]]
+            ax.plot(
+                met["deadline"],
+                -met["task"] + 0.45,
+                "v",
+                color="black",
+                markersize=6,
+                linestyle="none",
+                gid="deadlines",
+            )
+            late = due[due["missed"]]
+            ax.plot(
+                late["deadline"],
+                -late["task"] + 0.45,
+                "v",
+                color="red",
+                markersize=8,
+                linestyle="none",
+                gid="misses",
+            )
+            ax.plot(
+                late["deadline"],
+                -late["task"],
+                "x",
+                color="red",
+                markersize=9,
+                linestyle="none",
+                gid="miss_crosses",
+            )
+    else:
+        from matplotlib.patches import Patch
+
+        ax.legend(
+            handles=[Patch(color=colours[i], label=n) for i, n in enumerate(names)],
+            loc="upper right",
+            fontsize="small",
+        )
+    ax.set_yticks([-i for i in range(len(rows))], rows)
+    ax.set_ylim(-len(rows) + 0.3, 0.8)
+    ax.set_xlim(start, end)
+    ax.set_xlabel("time")
+    ax.grid(True, axis="x", alpha=0.3)
+    misses = int(jobs["missed"].sum())
+    ax.set_title(
+        title
+        if title is not None
+        else f"{schedule.policy.upper()} on {schedule.cpus} cpu(s): {misses} missed"
+    )
+    return ax
