@@ -8,14 +8,19 @@ asserts a wall-clock time.
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pytest
 
 from rtkit.clock import VirtualClock, WallClock
 from rtkit.errors import Closed, ConfigError, StateError, ValueRangeError
 from rtkit.gpu import SEED_SCENARIOS, CostModel, KernelCache, LowLatencyProcessor, backend
+from rtkit.gpu._device import PARALLEL_MIN_FLOPS, BatchRunner, warm_up_until_steady
 from rtkit.gpu.kernels import BATCH_KERNELS, validate
-from rtkit.gpu.scenarios import run_scenario
+from rtkit.gpu.processor import WarmupPolicy, allowed_task_elems
+from rtkit.gpu.scenarios import Scenario, run_scenario
 
 FAR = 10**12  # a deadline no test run reaches
 
@@ -250,3 +255,266 @@ def test_an_overloaded_stream_sheds_load_instead_of_missing_deadlines():
     # Batching lets the same stream keep up.
     b = run_scenario(SEED_SCENARIOS[0], batch_size=4, streams=1)
     assert b.rejected == 0 and b.completed == b.tasks
+
+
+# -- warm-up until steady, and the measured WCET --------------------------------------
+
+
+def _scripted(clock, times):
+    """A ``time_batch`` that takes the next scripted duration on ``clock``."""
+    it = iter(times)
+
+    def time_batch():
+        d = next(it)
+        clock.advance(d)
+        return d
+
+    return time_batch
+
+
+def test_warm_up_runs_until_k_batches_are_steady_and_reports_the_first_call_apart():
+    clock = VirtualClock()
+    slow, fast = [12_000_000] * 30, [4_000] * 500  # the threading layer's first calls, then µs
+    policy = WarmupPolicy(k=8, factor=4.0, max_batches=300, max_ns=10**12, samples=50)
+    r = warm_up_until_steady(_scripted(clock, [20_000_000, *slow, *fast]), policy, clock)
+    assert r.first_ns == 20_000_000 and r.steady
+    # 30 slow calls are not a steady state (min_batches); fast ones follow until 8 in a row
+    # sit near the running median of the last 32
+    assert 1 + 30 + 8 <= r.batches <= 1 + 30 + 4 * 8
+    assert r.warmup_ns == 20_000_000 + sum(slow) + 4_000 * (r.batches - 31)
+    assert r.samples == (4_000,) * 50  # the steady-state sample holds no warm-up batch
+
+
+def test_warm_up_is_bounded_and_says_when_it_never_settled():
+    clock = VirtualClock()
+    jitter = [1_000, 100_000] * 1_000  # never k batches within a factor 4 of the median
+    policy = WarmupPolicy(k=4, min_batches=4, max_batches=40, max_ns=10**12, samples=10)
+    r = warm_up_until_steady(_scripted(clock, jitter), policy, clock)
+    assert (r.batches, r.steady, len(r.samples)) == (40, False, 10)
+    clock = VirtualClock()
+    timed = WarmupPolicy(k=4, min_batches=4, max_batches=10_000, max_ns=1_000_000, samples=1_000)
+    r = warm_up_until_steady(_scripted(clock, jitter), timed, clock)
+    assert not r.steady and r.batches < 40 and len(r.samples) < 40  # the time bound stopped both
+    with pytest.raises(ConfigError, match=r"factor must be > 1\.0"):
+        WarmupPolicy(factor=1.0)
+    with pytest.raises(ConfigError, match="max_batches must be >= 32"):
+        WarmupPolicy(k=8, max_batches=20)
+
+
+@pytest.fixture
+def scripted_runner(monkeypatch):
+    """Make measured mode's batches take scripted durations on the processor's clock."""
+    script = {"times": iter(())}
+
+    def run_batch(self, stream, rows):
+        d = next(script["times"])
+        self.clock.advance(d)
+        out = np.zeros((len(rows), self.out_elems), np.float32)
+        return {"h2d": d // 4, "kernel": d // 2, "d2h": d - d // 4 - d // 2}, out
+
+    monkeypatch.setattr(BatchRunner, "run_batch", run_batch)
+    return script
+
+
+def test_measured_wcet_is_a_percentile_of_steady_batches_plus_margin_not_the_first_calls(
+    scripted_runner,
+):
+    # The first calls cost milliseconds, steady batches 4-6 µs: the estimate must admit
+    # 500 µs deadlines, and the first calls must be reported, not used.
+    steady = [4_000, 5_000, 6_000] * 40
+    scripted_runner["times"] = iter([25_000_000] + [12_000_000] * 20 + steady + [5_000] * 50)
+    policy = WarmupPolicy(k=8, samples=100, max_ns=10**12)
+    clock = VirtualClock()
+    p = LowLatencyProcessor("vector_add", 8, batch_size=2, clock=clock, backend="cpu",
+                            warmup=policy)  # fmt: skip
+    p.start()
+    p._check()
+    s = p.stats()
+    assert s.first_batch_ns == 25_000_000 and s.warmup_steady
+    assert s.warmup_batches >= 21 and s.warmup_ns >= 25_000_000 + 20 * 12_000_000
+    assert s.wcet_samples == 100 and s.wcet_source == "measured"
+    # P99 of the sample (6 µs, to the histogram's 3 significant digits), 50 % margin
+    assert 6_000 * 1.5 <= s.wcet_ns <= math.ceil(6_000 * 1.001 * 1.5)
+    assert s.steady_batch_ns == 5_000
+    now = clock.now_ns()
+    for k in range(10):
+        p.submit(np.ones(8, np.float32), deadline_ns=now + k * 100_000 + 500_000,
+                 arrival_ns=now + k * 100_000)  # fmt: skip
+    results = p.run()
+    p._check()
+    assert [r.outcome for r in results] == ["completed"] * 10
+    assert p.stats().wcet_overruns == 0 and p.service.count == p.stats().batches
+
+
+def test_batches_above_the_wcet_are_counted_as_overruns_and_misses(scripted_runner):
+    scripted_runner["times"] = iter([50_000] + [5_000] * 200)
+    clock = VirtualClock()
+    p = LowLatencyProcessor("vector_add", 8, batch_size=1, streams=2, clock=clock,
+                            backend="cpu", warmup=WarmupPolicy(samples=50))  # fmt: skip
+    p.start()
+    scripted_runner["times"] = iter([5_000, 2_000_000, 5_000])  # the run's batches
+    now = clock.now_ns()
+    for _ in range(3):
+        p.submit(np.ones(8, np.float32), deadline_ns=now + 1_000_000, arrival_ns=now)
+    results = p.run()
+    p._check()
+    s = p.stats()
+    assert 7_500 <= s.wcet_ns <= 7_510 and s.wcet_overruns == 1  # the 2 ms batch
+    assert [r.outcome for r in results] == ["completed", "completed", "rejected"]
+    assert results[1].missed and results[2].reason == "expired"
+    assert s.missed == 1 and p.service.max >= 2_000_000
+
+
+def test_a_given_wcet_overrides_the_measured_estimate(scripted_runner):
+    scripted_runner["times"] = iter([5_000] * 500)
+    p = LowLatencyProcessor("vector_add", 8, clock=VirtualClock(), backend="cpu",
+                            wcet_ns=100_000, warmup=WarmupPolicy(samples=20))  # fmt: skip
+    p.start()
+    s = p.stats()
+    assert (s.wcet_ns, s.wcet_source, s.wcet_samples) == (100_000, "given", 20)
+    with pytest.raises(ConfigError, match=r"wcet_percentile must be in \[50, 100\]"):
+        LowLatencyProcessor("vector_add", 8, backend="cpu", wcet_percentile=120)
+
+
+# -- the CPU back end: serial for little work, parallel for much ------------------------
+
+
+def test_the_cpu_backend_forks_only_for_batches_with_enough_work():
+    small = BatchRunner("cpu", BATCH_KERNELS["vector_add"], 128, 64, 4, 1, WallClock(),
+                        KernelCache())  # fmt: skip
+    big_batch = 2 * PARALLEL_MIN_FLOPS // 64
+    big = BatchRunner("cpu", BATCH_KERNELS["vector_add"], 128, 64, big_batch, 1, WallClock(),
+                      KernelCache())  # fmt: skip
+    assert (small.parallel, big.parallel) == (False, True)
+    sim = BatchRunner("cudasim", BATCH_KERNELS["vector_add"], 128, 64, 4, 1, WallClock(),
+                      KernelCache())  # fmt: skip
+    assert sim.parallel is None
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_serial_and_parallel_cpu_kernels_compute_the_same_and_are_cached_apart(parallel):
+    p, _, _ = _measured_run("cpu", "matmul", 8)
+    ref = BATCH_KERNELS["matmul"].reference
+    q = LowLatencyProcessor("matmul", 8, batch_size=2, backend="cpu", cpu_parallel=parallel,
+                            warmup=WarmupPolicy(samples=5))  # fmt: skip
+    q.start()
+    now = q.clock.now_ns()
+    data = np.random.default_rng(3).standard_normal(8).astype(np.float32)
+    q.submit(data, deadline_ns=now + FAR)
+    (r,) = q.run()
+    q._check()
+    validate(r.output, ref(data[None, :])[0])
+    assert q.stats().cpu_parallel is parallel and p.stats().cpu_parallel is False
+    (key,) = q.cache.compile_ns()
+    assert key[2] == ("parallel" if parallel else "serial")
+    q.close()
+    p.close()
+
+
+# -- one task size in both modes ------------------------------------------------------------
+
+
+def test_both_modes_agree_on_task_sizes_and_name_the_allowed_ones():
+    assert allowed_task_elems("matmul", 256) == (242, 288)
+    assert allowed_task_elems("matmul", 242) == (242,)
+    assert allowed_task_elems("vector_add", 65) == (64, 66)
+    assert allowed_task_elems("fft", 1) == (2,)
+    for mode, extra in (("simulated", {}), ("measured", {"backend": "cpu"})):
+        with pytest.raises(ConfigError, match="nearest allowed: 242 or 288, got 256"):
+            LowLatencyProcessor("matmul", 256, mode=mode, **extra)
+        with pytest.raises(ConfigError, match=r"even number.*nearest allowed: 64 or 66, got 65"):
+            LowLatencyProcessor("vector_add", 65, mode=mode, **extra)
+        p = LowLatencyProcessor("matmul", 242, mode=mode, **extra)  # two 11 x 11 matrices
+        assert p.out_elems == 121
+    matmul = next(s for s in SEED_SCENARIOS if s.kernel == "matmul")
+    assert allowed_task_elems("matmul", matmul.task_elems) == (matmul.task_elems,)
+
+
+# -- scenarios: bursts and rates, modelled and measured -------------------------------------
+
+
+def test_a_burst_is_offered_all_at_once_and_batching_clears_it():
+    s = SEED_SCENARIOS[0]
+    assert s.arrival_times("burst", t0=7).tolist() == [7] * s.tasks
+    assert np.diff(s.arrival_times("open")).tolist() == [s.interval_ns] * (s.tasks - 1)
+    one = run_scenario(s, batch_size=1, streams=2, arrivals="burst")
+    assert one.arrivals == "burst" and one.completed + one.rejected == s.tasks
+    assert one.rejected > one.completed and one.missed == 0  # shed at admission, not run late
+    assert one.max_ns <= s.deadline_ns
+    big = run_scenario(s, batch_size=64, streams=2, arrivals="burst")
+    assert big.completed == s.tasks and big.rejected == 0
+    assert run_scenario(s, batch_size=64, streams=2, arrivals="burst") == big
+    with pytest.raises(ConfigError, match="arrivals must be one of"):
+        run_scenario(s, arrivals="closed")
+
+
+@pytest.mark.parametrize("arrivals", ["open", "burst"])
+def test_scenarios_run_measured_on_the_cpu_backend(arrivals):
+    # A deadline no busy machine misses, so every task must complete whatever the timing.
+    scenario = Scenario("small", 12, 968, 200_000, "matmul", deadline_ns=10**10)
+    r = run_scenario(scenario, batch_size=4, streams=2, mode="measured", backend="cpu",
+                     arrivals=arrivals, warmup=WarmupPolicy(samples=10))  # fmt: skip
+    assert r.label == "measured on cpu" and r.arrivals == arrivals
+    assert (r.completed, r.rejected, r.failed, r.missed) == (12, 0, 0, 0)
+    assert r.stats.wcet_source == "measured" and r.stats.first_batch_ns is not None
+    assert r.stats.cpu_parallel is False and r.throughput_per_s > 0
+    assert 0 < r.p50_ns <= r.p99_ns <= r.max_ns * 1.001  # 3 significant digits
+    with pytest.raises(ConfigError, match="kernel must be one of"):
+        run_scenario(SEED_SCENARIOS[2], mode="measured", backend="cpu")  # no FFT batch kernel
+    with pytest.raises(ConfigError, match="model is for simulated mode"):
+        run_scenario(scenario, mode="measured", backend="cpu", model=CostModel())
+
+
+# -- streams in measured mode ----------------------------------------------------------------
+
+
+def test_measured_mode_rotates_buffer_sets_allocated_once_and_never_overlaps_batches(
+    scripted_runner,
+):
+    scripted_runner["times"] = iter([7_000] * 1_000)
+    clock = VirtualClock()
+    p = LowLatencyProcessor("vector_add", 8, batch_size=2, streams=3, clock=clock,
+                            backend="cpu", warmup=WarmupPolicy(samples=10))  # fmt: skip
+    p.start()
+    buffers = [id(b["host_in"]) for b in p._runner.buffers]
+    now = clock.now_ns()
+    for k in range(12):  # deadlines in reverse arrival order: EDF must reorder them
+        p.submit(np.ones(8, np.float32), deadline_ns=now + 10**9 - k, arrival_ns=now)
+    results = p.run()
+    p._check()
+    assert [id(b["host_in"]) for b in p._runner.buffers] == buffers  # allocated once
+    assert [r.task_id for r in results] == list(range(11, -1, -1))  # earliest deadline first
+    by_batch = {}
+    for r in results:
+        by_batch.setdefault(r.batch_id, set()).add((r.stream, r.completion_ns))
+    streams = [next(iter(v))[0] for _, v in sorted(by_batch.items())]
+    assert streams == [0, 1, 2, 0, 1, 2]  # every batch finds all buffers free: they rotate
+    done = [next(iter(v))[1] for _, v in sorted(by_batch.items())]
+    assert all(b - a >= 7_000 for a, b in itertools.pairwise(done))  # one at a time
+    s = p.stats()
+    assert s.h2d_ns + s.kernel_ns + s.d2h_ns == 6 * 7_000  # stages add up: no overlap
+
+
+class _TickingClock(VirtualClock):
+    """A virtual clock that moves 1 µs at every reading, as a wall clock does under a dispatcher."""
+
+    def now_ns(self) -> int:
+        self.advance(1_000)
+        return super().now_ns()
+
+
+def test_measured_admission_uses_the_clock_at_batch_start_not_a_stale_reading(scripted_runner):
+    scripted_runner["times"] = iter([5_000] * 500)
+    clock = _TickingClock()
+    p = LowLatencyProcessor("vector_add", 8, batch_size=16, streams=1, clock=clock,
+                            backend="cpu", warmup=WarmupPolicy(samples=10))  # fmt: skip
+    p.start()
+    t = clock.now_ns() + 100_000
+    for k in range(16):  # admitting sixteen tasks takes the dispatcher time: deadlines near it
+        p.submit(np.ones(8, np.float32), deadline_ns=t + 15_000 + 3_000 * k, arrival_ns=t)
+    results = p.run()
+    p._check()
+    s = p.stats()
+    assert s.completed >= 1 and s.rejected_infeasible >= 1 and s.completed + s.rejected == 16
+    assert s.missed == 0 and s.wcet_overruns == 0  # no overrun, so no admitted task is late
+    assert all(r.completion_ns <= r.deadline_ns for r in results if r.outcome == "completed")

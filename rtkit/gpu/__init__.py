@@ -21,7 +21,8 @@ What is where:
   back end) or simulated (cost model on a virtual clock);
 * :mod:`rtkit.gpu.costmodel`: :class:`CostModel` (launch, PCIe, roofline
   kernel, sync, overlap), every result labelled ``"modelled"``;
-* :mod:`rtkit.gpu.scenarios`: seed 002's three benchmark scenarios;
+* :mod:`rtkit.gpu.scenarios`: seed 002's three benchmark scenarios, open-loop or
+  burst, modelled or measured;
 * :mod:`rtkit.gpu.cache`: :class:`KernelCache`, compile cost kept apart.
 
 Importing this package is cheap and does not import ``numba.cuda``, so
@@ -73,7 +74,13 @@ from rtkit.gpu.detect import (
     describe,
     select_backend,
 )
-from rtkit.gpu.processor import LowLatencyProcessor, ProcessorStats, TaskResult
+from rtkit.gpu.processor import (
+    LowLatencyProcessor,
+    ProcessorStats,
+    TaskResult,
+    WarmupPolicy,
+    allowed_task_elems,
+)
 from rtkit.gpu.scenarios import SEED_SCENARIOS, Scenario, ScenarioReport, run_scenario
 
 __all__ = [
@@ -88,6 +95,8 @@ __all__ = [
     "Scenario",
     "ScenarioReport",
     "TaskResult",
+    "WarmupPolicy",
+    "allowed_task_elems",
     "array_module",
     "backend",
     "cupy_available",

@@ -16,6 +16,9 @@ What "compile" means per back end:
   there is nothing to compile and the measured cost is tiny. Say so.
 * ``"cpu"``: ``dispatcher.compile(signature)`` on the numba CPU function
   (``cache=True`` may load it from ``__pycache__`` instead of compiling).
+  Its "launch configuration" is ``"parallel"`` or ``"serial"``: the
+  ``prange`` loop forked over the threading layer's workers, or the same
+  loop compiled without ``parallel=True`` (see :mod:`rtkit.gpu._device`).
 
 The launch configuration is part of the key because a kernel is tuned (and,
 for shared-memory kernels, built) for one: the cache hands back a launcher

@@ -7,9 +7,12 @@ Seed 002's ``UltraLowLatencyProcessor`` done right. What changes, defect by defe
 * admission from a WCET estimate *before* work starts: a task is admitted
   iff ``start + wcet <= deadline``, else rejected with a counted reason
   (S002-18, S002-27); rejected tasks never enter the latency histogram
-  (S002-19);
+  (S002-19); in measured mode ``start`` is the clock read as each task is
+  admitted and again as the batch starts, so the dispatcher's own time
+  (Python, a few µs a task) is never assumed away;
 * tasks are dispatched in earliest-deadline-first order from one ready
-  heap, to the stream whose buffers free up first (S002-20, S002-39);
+  heap, to the stream whose buffers free up first, the least recently used
+  on a tie (S002-20, S002-39);
 * one buffer set per stream, allocated once: pinned host buffers
   (``cuda.pinned_array`` on a GPU) and device buffers; the kernel runs on
   the same stream as its copies (S002-21, S002-24, S002-30); input and
@@ -18,7 +21,8 @@ Seed 002's ``UltraLowLatencyProcessor`` done right. What changes, defect by defe
   GPU, the clock elsewhere (S002-10, S002-25); errors surface at the
   stream sync and fail the batch (S002-26);
 * compiled kernels come from a :class:`~rtkit.gpu.cache.KernelCache`; the
-  first call's cost is reported apart from steady state (S002-45);
+  compile, the first call and the warm-up are each reported apart from the
+  steady state (S002-45, S002-51);
 * per-task latency runs from the task's arrival (intended) time to its
   completion (S002-28) into a :class:`~rtkit.LatencyHistogram`; deadline
   misses are counted (S002-33), and how late they were goes into a second
@@ -35,12 +39,39 @@ Two modes (DESIGN convention 2):
   gives each stage's duration and a :class:`~rtkit.clock.VirtualClock`
   advances, so results are deterministic and labelled ``"modelled"``.
 
+The WCET used for admission (S002-52: deadlines from WCET plus margin):
+
+* simulated: the model's time for a full batch (or, without ``wcet_ns``,
+  the exact modelled finish time with engines and streams);
+* measured: :meth:`start` compiles, times the first batch, then warms up
+  until batch times are steady (``k`` consecutive batches within a factor
+  of the running median, bounded in count and time:
+  :class:`~rtkit.gpu._device.WarmupPolicy`), then times a steady-state
+  sample. The estimate is the ``wcet_percentile`` (99) of that sample
+  times ``wcet_margin`` (1.5, i.e. 50 % margin), and stays fixed for the
+  run. A batch's time runs from packing its inputs to the end of its sync;
+  the run's batch times go into the ``service`` histogram, and a batch that
+  took longer than the estimate is counted as a WCET overrun
+  (``wcet_overruns``): a percentile is not a bound. (Re-estimating from the
+  run would ratchet: one estimate above the deadlines admits nothing more,
+  and with nothing admitted there is nothing to lower it.) ``wcet_ns=``
+  overrides the estimate with a given budget.
+
+A task is ``float32`` elements of one fixed size, the same in both modes
+(:func:`allowed_task_elems` lists the sizes near a given one):
+``"vector_add"``: an even number, ``[a | b]``; ``"matmul"``: ``2 m²``, two
+m×m matrices ``[A | B]``; ``"fft"`` (simulated only): at least 2 points.
+
 In measured mode the dispatcher synchronises each batch before it
-dispatches the next, so the streams rotate their buffer sets but never
-overlap: copy/compute overlap is shown by the model
-(:meth:`~rtkit.gpu.costmodel.CostModel.timeline` and simulated mode).
-Overlapping for real needs completion tracking per stream (events polled
-by the dispatcher), which only pays, and can only be tested, on a GPU.
+dispatches the next, so every stream's buffers are free at each dispatch
+and the streams simply rotate (least recently used first): they never
+overlap, and stage times add up to the batch's time. Copy/compute overlap
+is shown by the model only (:meth:`~rtkit.gpu.costmodel.CostModel.timeline`
+and simulated mode). Overlapping for real needs completion tracking per
+stream (events polled by the dispatcher), which only pays, and can only be
+tested, on a GPU. On the ``"cpu"`` back end a batch with little work runs a
+serial compilation of the kernel, one with much work the parallel one
+(why: :mod:`rtkit.gpu._device`).
 
 Batching: up to ``batch_size`` ready tasks go in one launch. With
 ``batch_timeout_ns > 0`` the dispatcher waits up to that long after the
@@ -71,6 +102,7 @@ Example:
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,17 +110,30 @@ import numpy as np
 
 from rtkit.clock import Clock, VirtualClock, resolve_clock
 from rtkit.errors import Closed, ConfigError, StateError, ValueRangeError, check_choice, check_int
-from rtkit.gpu._device import BatchRunner
+from rtkit.gpu._device import (
+    BatchRunner,
+    WarmupPolicy,
+    WarmupReport,
+    allowed_task_elems,
+    check_task_elems,
+)
 from rtkit.gpu.cache import KernelCache
 from rtkit.gpu.costmodel import LABEL, CostModel, KernelCost, PipelineState
 from rtkit.gpu.kernels._base import resolve_backend
 from rtkit.gpu.kernels.batch import BATCH_KERNELS
 from rtkit.latency import LatencyHistogram
 
-__all__ = ["LowLatencyProcessor", "ProcessorStats", "TaskResult"]
+__all__ = [
+    "LowLatencyProcessor",
+    "ProcessorStats",
+    "TaskResult",
+    "WarmupPolicy",
+    "allowed_task_elems",
+]
 
 MODES = ("measured", "simulated")
 REJECT_REASONS = ("expired", "infeasible")
+_COUNTERS = ("submitted", "completed", *REJECT_REASONS, "failed", "missed", "batches", "overruns")
 
 
 @dataclass(frozen=True)
@@ -115,7 +160,17 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class ProcessorStats:
-    """A snapshot of the processor's counters; stage totals are summed over batches (ns)."""
+    """A snapshot of the processor's counters; stage totals are summed over batches (ns).
+
+    Measured mode only (None when simulated): ``compile_ns`` (the kernel
+    cache's compile), ``first_batch_ns`` (the first call), ``warmup_batches``
+    and ``warmup_ns`` (the first call and the warm-up batches after it,
+    until steady), ``warmup_steady`` (False if the bounds ran out first),
+    ``steady_batch_ns`` (median of the steady-state sample). ``wcet_samples``
+    is how many batch times the measured estimate is a percentile of,
+    ``wcet_overruns`` how many of the run's batches took longer than the
+    WCET in use; ``cpu_parallel`` says which CPU kernel ran (None off the CPU).
+    """
 
     mode: str
     backend: str
@@ -138,9 +193,17 @@ class ProcessorStats:
     d2h_ns: int
     compile_ns: int | None
     first_batch_ns: int | None
+    warmup_batches: int | None
+    warmup_ns: int | None
+    warmup_steady: bool | None
     steady_batch_ns: int | None
     wcet_ns: int
     wcet_source: str
+    wcet_percentile: float
+    wcet_margin: float
+    wcet_samples: int
+    wcet_overruns: int
+    cpu_parallel: bool | None
 
     @property
     def rejected(self) -> int:
@@ -162,7 +225,8 @@ class LowLatencyProcessor:
     Args:
         kernel: a key of :data:`~rtkit.gpu.kernels.BATCH_KERNELS`
             (``"vector_add"``, ``"matmul"``); in simulated mode also ``"fft"``.
-        task_elems: float32 elements per task input.
+        task_elems: float32 elements per task input, the same in both modes
+            (:func:`allowed_task_elems`).
         batch_size: tasks per launch (>= 1).
         streams: CUDA streams, each with its own buffer set (>= 1).
         mode: ``"measured"`` or ``"simulated"``.
@@ -171,10 +235,15 @@ class LowLatencyProcessor:
             kind) or a :class:`~rtkit.clock.WallClock` (the default, measured).
         cost_model: the model for simulated mode (default :class:`CostModel`).
         pinned: model pinned (True) or pageable host memory in simulated mode.
-        wcet_ns: a given WCET estimate per batch; by default the model's
-            (simulated) or the largest steady-state batch time seen so far
-            times ``wcet_margin`` (measured).
+        wcet_ns: a given WCET budget per batch, overriding the estimate: by
+            default the model's (simulated), or ``wcet_percentile`` of the
+            steady-state batch times times ``wcet_margin`` (measured).
+        wcet_margin: the measured estimate's margin factor (>= 1).
+        wcet_percentile: the measured estimate's percentile (50 to 100).
         batch_timeout_ns: how long a ready task may wait for its batch to fill.
+        warmup: when measured warm-up is over (default :class:`WarmupPolicy`).
+        cpu_parallel: on the CPU back end, the parallel (True) or serial
+            (False) kernel; None picks by the batch's work.
     """
 
     def __init__(
@@ -191,7 +260,10 @@ class LowLatencyProcessor:
         pinned: bool = True,
         wcet_ns: int | None = None,
         wcet_margin: float = 1.5,
+        wcet_percentile: float = 99.0,
         batch_timeout_ns: int = 0,
+        warmup: WarmupPolicy | None = None,
+        cpu_parallel: bool | None = None,
     ) -> None:
         self.mode = check_choice("mode", mode, MODES)
         kernels = (*BATCH_KERNELS, "fft") if self.mode == "simulated" else tuple(BATCH_KERNELS)
@@ -204,11 +276,11 @@ class LowLatencyProcessor:
             wcet_ns = check_int("wcet_ns", wcet_ns, minimum=1)
         if not (isinstance(wcet_margin, (int, float)) and wcet_margin >= 1.0):
             raise ConfigError(f"wcet_margin must be >= 1.0, got {wcet_margin!r}")
+        if not (isinstance(wcet_percentile, (int, float)) and 50 <= wcet_percentile <= 100):
+            raise ConfigError(f"wcet_percentile must be in [50, 100], got {wcet_percentile!r}")
+        check_task_elems(self.kernel_name, self.task_elems)  # one task, one size, both modes
         self._batch_kernel = BATCH_KERNELS.get(self.kernel_name)
-        if self.mode == "measured":
-            self.out_elems = self._batch_kernel.out_width(self.task_elems)
-        else:  # only the cost matters; the model rounds shapes (e.g. matmul to the largest m)
-            self.out_elems = self._cost().bytes_out // 4
+        self.out_elems = self._cost().bytes_out // 4  # == the batch kernel's output width
         if self.mode == "simulated":
             self.clock: Clock = VirtualClock() if clock is None else resolve_clock(clock)
             if not isinstance(self.clock, VirtualClock):
@@ -224,6 +296,12 @@ class LowLatencyProcessor:
         self.pinned = bool(pinned)
         self._wcet_given = wcet_ns
         self._wcet_margin = float(wcet_margin)
+        self._wcet_percentile = float(wcet_percentile)
+        self._wcet_measured = 1
+        self.warmup_policy = warmup or WarmupPolicy()
+        self._cpu_parallel = cpu_parallel
+        self._warmup: WarmupReport | None = None
+        self.service = LatencyHistogram()  # measured: the run's batch times, packing to sync
         self.cache = KernelCache(self.clock if self.mode == "measured" else VirtualClock())
         self.latency = LatencyHistogram()  # completed tasks only, from arrival
         self.lateness = LatencyHistogram()  # missed tasks only: completion - deadline
@@ -231,15 +309,11 @@ class LowLatencyProcessor:
         self._pending: list[tuple[int, int, _Task]] = []  # by arrival
         self._ready: list[tuple[int, int, _Task]] = []  # by deadline (EDF)
         self._next_id = 0
-        self._counts = dict.fromkeys(
-            ("submitted", "completed", "expired", "infeasible", "failed", "missed", "batches"), 0
-        )
+        self._counts = dict.fromkeys(_COUNTERS, 0)
         self._stage_ns = {"h2d": 0, "kernel": 0, "d2h": 0}
         self._compile_ns: int | None = None
-        self._first_batch_ns: int | None = None
-        self._steady_batch_ns: int | None = None
-        self._max_batch_ns = 0
-        self._stream_free = [0] * self.n_streams
+        self._failed_batches = 0
+        self._stream_free = [0] * self.n_streams  # measured mode: always free (batches sync)
         self._stream_last_used = [0] * self.n_streams
         self._pipeline: PipelineState | None = None
         self._runner: BatchRunner | None = None
@@ -247,7 +321,7 @@ class LowLatencyProcessor:
     # -- lifecycle --------------------------------------------------------
 
     def start(self) -> None:
-        """Allocate per-stream buffers once and warm up (compile, first batch).
+        """Allocate per-stream buffers once; in measured mode compile, warm up, estimate the WCET.
 
         Raises :class:`~rtkit.errors.StateError` if already started or closed.
         """
@@ -265,12 +339,15 @@ class LowLatencyProcessor:
                 self.n_streams,
                 self.clock,
                 self.cache,
+                parallel=self._cpu_parallel,
             )
             self._runner.allocate()
             self.pinned = self._runner.pinned
-            compile_ns, first_ns, steady_ns = self._runner.warm_up()
-            self._compile_ns, self._first_batch_ns = compile_ns, first_ns
-            self._steady_batch_ns = self._max_batch_ns = steady_ns  # first call: not a WCET sample
+            self._compile_ns, self._warmup = self._runner.warm_up(self.warmup_policy)
+            sample = LatencyHistogram()
+            sample.record_many(self._warmup.samples)  # warm-up batches are not in the sample
+            p = sample.percentile(self._wcet_percentile)
+            self._wcet_measured = max(1, math.ceil(p * self._wcet_margin))
         self._state = "running"
 
     def close(self) -> None:
@@ -371,7 +448,7 @@ class LowLatencyProcessor:
             return self._wcet_given
         if self.mode == "simulated":
             return self.model.breakdown(self._cost(), self.batch_size, self.pinned).total_ns
-        return max(1, int(self._max_batch_ns * self._wcet_margin))
+        return self._wcet_measured
 
     def _wcet_source(self) -> str:
         if self._wcet_given is not None:
@@ -390,10 +467,14 @@ class LowLatencyProcessor:
             finish = trial.schedule(stream, now, b)[-1].end_ns
         else:
             finish = now + self.wcet_ns()
+        measured = self.mode == "measured"
         results: list[TaskResult] = []
         batch: list[_Task] = []
         while self._ready and len(batch) < self.batch_size:
             _, _, task = heapq.heappop(self._ready)
+            if measured:  # the wall clock moves while the dispatcher works: admit against it
+                now = self.clock.now_ns()
+                finish = now + self.wcet_ns()
             if task.deadline_ns <= now:
                 reason = "expired"
             elif finish > task.deadline_ns:
@@ -405,6 +486,12 @@ class LowLatencyProcessor:
                 results.append(_result(task, "rejected", reason=reason))
             else:
                 batch.append(task)
+        if measured and batch:  # the batch starts now: shed what can no longer make it
+            finish = self.clock.now_ns() + self.wcet_ns()
+            for t in (t for t in batch if finish > t.deadline_ns):
+                self._counts["infeasible"] += 1
+                results.append(_result(t, "rejected", reason="infeasible"))
+            batch = [t for t in batch if finish <= t.deadline_ns]
         if not batch:
             return results
         batch_id = self._counts["batches"]
@@ -414,6 +501,7 @@ class LowLatencyProcessor:
             completion, outputs = self._execute(stream, batch, now)
         except Exception as exc:  # async errors surface at sync: fail the batch, loudly counted
             self._counts["failed"] += len(batch)
+            self._failed_batches += 1
             reason = f"{type(exc).__name__}: {exc}"
             for t in batch:
                 results.append(
@@ -454,11 +542,14 @@ class LowLatencyProcessor:
             done = segments[-1].end_ns
             self._stream_free[stream] = done
             return done, None
+        t0 = self.clock.now_ns()
         stages, outputs = self._runner.run_batch(stream, [t.data for t in batch])
         for name, ns in stages.items():
             self._stage_ns[name] += ns
-        self._max_batch_ns = max(self._max_batch_ns, sum(stages.values()))
-        return self.clock.now_ns(), outputs
+        done = self.clock.now_ns()
+        self.service.record(done - t0)  # packing to sync, as warm-up timed it
+        self._counts["overruns"] += done - t0 > self.wcet_ns()
+        return done, outputs
 
     # -- reporting --------------------------------------------------------
 
@@ -471,6 +562,7 @@ class LowLatencyProcessor:
     def stats(self) -> ProcessorStats:
         """A snapshot of counters, stage totals, warm-up costs and the WCET in use."""
         c = self._counts
+        w = self._warmup
         return ProcessorStats(
             mode=self.mode,
             backend=self.backend,
@@ -492,10 +584,18 @@ class LowLatencyProcessor:
             kernel_ns=self._stage_ns["kernel"],
             d2h_ns=self._stage_ns["d2h"],
             compile_ns=self._compile_ns,
-            first_batch_ns=self._first_batch_ns,
-            steady_batch_ns=self._steady_batch_ns,
+            first_batch_ns=None if w is None else w.first_ns,
+            warmup_batches=None if w is None else w.batches,
+            warmup_ns=None if w is None else w.warmup_ns,
+            warmup_steady=None if w is None else w.steady,
+            steady_batch_ns=None if w is None else int(np.median(w.samples)),
             wcet_ns=self.wcet_ns(),
             wcet_source=self._wcet_source(),
+            wcet_percentile=self._wcet_percentile,
+            wcet_margin=self._wcet_margin,
+            wcet_samples=0 if w is None else len(w.samples),
+            wcet_overruns=c["overruns"],
+            cpu_parallel=None if self._runner is None else self._runner.parallel,
         )
 
     def _check(self) -> None:
@@ -510,6 +610,10 @@ class LowLatencyProcessor:
         assert self._state in ("new", "running", "closed"), "unknown state"
         if self._state == "running" and self.mode == "measured":
             assert len(self._runner.buffers) == self.n_streams, "one buffer set per stream"
+            ok_batches = s.batches - self._failed_batches
+            assert self.service.count == ok_batches, "a batch untimed"
+            assert s.wcet_overruns <= ok_batches, "more overruns than batches"
+            assert s.warmup_batches >= 1 and s.wcet_ns >= 1, "no warm-up or no estimate"
 
 
 def _result(task: _Task, outcome: str, **fields: Any) -> TaskResult:
