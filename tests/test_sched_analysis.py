@@ -300,3 +300,16 @@ def test_generator_errors():
         randfixedsum(3, 3.5)
     with pytest.raises(ConfigError, match="deadlines must be one of"):
         random_taskset(3, 0.5, deadlines="loose")
+
+
+def test_rta_terminates_on_a_task_that_overloads_the_processor_alone():
+    # wcet > period with no interference: w converges at once, the busy period never ends.
+    result = response_time_analysis([Task("a", 5, 4)], "rm")
+    assert not result.schedulable
+    assert result.tasks[0].response_time is None
+
+
+def test_rta_terminates_when_a_lower_priority_level_is_overloaded():
+    result = response_time_analysis([Task("a", 1, 4), Task("b", 4, 5)], "rm")
+    assert [rt.schedulable for rt in result.tasks] == [True, False]
+    assert result.tasks[0].response_time == 1

@@ -300,6 +300,13 @@ def _response_time(
     steps: list[int] = []
     worst = 0
     q = 0
+
+    def result(response: int | None) -> ResponseTime:
+        ok = response is not None and response <= deadline
+        return ResponseTime(
+            task.name, rank, c, period, deadline, blocking, j_i, response, ok, tuple(steps), q + 1
+        )
+
     while True:
         w = blocking + (q + 1) * c + sum(ts[k].wcet for k in hp)
         if q == 0:
@@ -312,36 +319,17 @@ def _response_time(
                 break
             w = new
             if not converges and w + j_i - q * period > deadline:
-                return ResponseTime(
-                    task.name,
-                    rank,
-                    c,
-                    period,
-                    deadline,
-                    blocking,
-                    j_i,
-                    None,
-                    False,
-                    tuple(steps),
-                    q + 1,
-                )
+                return result(None)
+        # Above full utilisation the level-i busy period never ends: the q-th
+        # job's response grows without bound, so stop at the first miss. The
+        # check sits here too because w may converge at once (no interference).
+        if not converges and w + j_i - q * period > deadline:
+            return result(None)
         worst = max(worst, w + j_i - q * period)
         if w + j_i <= (q + 1) * period:
             break
         q += 1
-    return ResponseTime(
-        task.name,
-        rank,
-        c,
-        period,
-        deadline,
-        blocking,
-        j_i,
-        worst,
-        worst <= deadline,
-        tuple(steps),
-        q + 1,
-    )
+    return result(worst)
 
 
 def demand_bound(tasks: Sequence[Task], t: int) -> int:
