@@ -466,10 +466,18 @@ def plot_gantt(
 
     One row per task (``by="task"``, the default) or per processor
     (``by="cpu"``, bars coloured by task). Execution segments are bars;
-    releases are up-arrows (``^``) under a task's row and deadlines down-arrows
-    (``v``) above it. A missed deadline is drawn in red with a cross, and the
-    part of a late job that ran after its deadline is hatched red. ``start``
-    and ``end`` (in the schedule's time units) pick a window.
+    releases are up-arrows (``^``) and deadlines down-arrows (``v``): under
+    and above the task's row with ``by="task"``; with ``by="cpu"``, where a
+    job has no row until it runs, releases go under the lowest cpu row and
+    deadlines above the highest. A missed deadline is drawn in red, with a
+    cross on the row of the task (``by="task"``) or of the cpu the late job
+    last ran on (``by="cpu"``; the top row if it never ran), and the part of
+    a late job that ran after its deadline is hatched red. ``start`` and
+    ``end`` (in the schedule's time units) pick a window.
+
+    Each row is drawn with one ``broken_barh`` call for its on-time bars and
+    one for its late parts, so a long schedule costs a few artists, not one
+    per segment.
 
     Example:
         >>> from rtkit.sched import Task, simulate
@@ -490,77 +498,95 @@ def plot_gantt(
     seg = schedule.segments
     seg = seg[(seg["end"] > start) & (seg["start"] < end)]
     jobs = schedule.jobs
-    # A row's centre is at y = -row, so the first task is at the top.
-    for s in seg.tolist():
-        cpu, task, job, s0, s1 = s
-        y = -(task if by == "task" else cpu)
-        dl = int(jobs["deadline"][job])
-        on_time_end = min(s1, max(s0, dl))
-        if on_time_end > s0:
+    # A row's centre is at y = -row, so the first task (or cpu 0) is at the top.
+    row_of = seg["task"] if by == "task" else seg["cpu"]
+    s0, s1 = seg["start"].astype(np.int64), seg["end"].astype(np.int64)
+    on_time_end = np.minimum(s1, np.maximum(s0, jobs["deadline"][seg["job"]]))
+    for row in np.unique(row_of).tolist():
+        mine = row_of == row
+        ok = mine & (on_time_end > s0)
+        if ok.any():
             ax.broken_barh(
-                [(s0, on_time_end - s0)],
-                (y - 0.35, 0.7),
-                facecolors=colours[task],
+                np.column_stack((s0[ok], on_time_end[ok] - s0[ok])),
+                (-row - 0.35, 0.7),
+                facecolors=[colours[k] for k in seg["task"][ok].tolist()],
                 edgecolors="white",  # so back-to-back jobs of one task stay apart
                 linewidth=0.5,
+                gid=f"bars {rows[row]}",
             )
-        if s1 > on_time_end:  # ran after its deadline
+        late = mine & (s1 > on_time_end)  # ran after its deadline
+        if late.any():
             ax.broken_barh(
-                [(on_time_end, s1 - on_time_end)],
-                (y - 0.35, 0.7),
-                facecolors=colours[task],
+                np.column_stack((on_time_end[late], s1[late] - on_time_end[late])),
+                (-row - 0.35, 0.7),
+                facecolors=[colours[k] for k in seg["task"][late].tolist()],
                 edgecolors="red",
                 hatch="//",
+                gid=f"late {rows[row]}",
             )
+    window = jobs[(jobs["release"] >= start) & (jobs["release"] < end)]
+    due = jobs[(jobs["deadline"] >= start) & (jobs["deadline"] <= end)]
+    missed = due[due["missed"]]
     if by == "task":
-        window = jobs[(jobs["release"] >= start) & (jobs["release"] < end)]
-        if releases:
-            ax.plot(
-                window["release"],
-                -window["task"] - 0.45,
-                "^",
-                color="black",
-                markersize=6,
-                linestyle="none",
-                gid="releases",
-            )
-        if deadlines:
-            due = jobs[(jobs["deadline"] >= start) & (jobs["deadline"] <= end)]
-            met = due[~due["missed"]]
-            ax.plot(
-                met["deadline"],
-                -met["task"] + 0.45,
-                "v",
-                color="black",
-                markersize=6,
-                linestyle="none",
-                gid="deadlines",
-            )
-            late = due[due["missed"]]
-            ax.plot(
-                late["deadline"],
-                -late["task"] + 0.45,
-                "v",
-                color="red",
-                markersize=8,
-                linestyle="none",
-                gid="misses",
-            )
-            ax.plot(
-                late["deadline"],
-                -late["task"],
-                "x",
-                color="red",
-                markersize=9,
-                linestyle="none",
-                gid="miss_crosses",
-            )
+        release_y = -window["task"] - 0.45
+        deadline_y = -due["task"] + 0.45
+        cross_y = -missed["task"]
     else:
+        release_y = np.full(len(window), -(len(rows) - 1) - 0.45)
+        deadline_y = np.full(len(due), 0.45)
+        # The cpu each missed job last ran on (its latest segment), else the top row.
+        all_seg = schedule.segments
+        last_cpu = np.zeros(len(jobs), dtype=np.int64)
+        by_end = np.argsort(all_seg["end"], kind="stable")
+        last_cpu[all_seg["job"][by_end]] = all_seg["cpu"][by_end]
+        rows_of_missed = np.flatnonzero((jobs["deadline"] >= start) & (jobs["deadline"] <= end))
+        cross_y = -last_cpu[rows_of_missed[due["missed"]]]
+    if releases:
+        ax.plot(
+            window["release"],
+            release_y,
+            "^",
+            color="black",
+            markersize=6,
+            linestyle="none",
+            gid="releases",
+        )
+    if deadlines:
+        met = ~due["missed"]
+        ax.plot(
+            due["deadline"][met],
+            deadline_y[met],
+            "v",
+            color="black",
+            markersize=6,
+            linestyle="none",
+            gid="deadlines",
+        )
+        ax.plot(
+            missed["deadline"],
+            deadline_y[~met],
+            "v",
+            color="red",
+            markersize=8,
+            linestyle="none",
+            gid="misses",
+        )
+        ax.plot(
+            missed["deadline"],
+            cross_y,
+            "x",
+            color="red",
+            markersize=9,
+            linestyle="none",
+            gid="miss_crosses",
+        )
+    if by == "cpu":
         from matplotlib.patches import Patch
 
         ax.legend(
             handles=[Patch(color=colours[i], label=n) for i, n in enumerate(names)],
-            loc="upper right",
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),  # outside, so no deadline arrow is hidden
             fontsize="small",
         )
     ax.set_yticks([-i for i in range(len(rows))], rows)

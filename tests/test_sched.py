@@ -1,5 +1,7 @@
 """Tests for rtkit.sched: the task model, its validation, and what simulate() produces."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -228,6 +230,37 @@ def test_sporadic_arrivals_are_seeded_and_respect_the_minimum_gap():
     assert np.array_equal(np.sort(d.jobs["release"]), np.sort(a.jobs["release"]))
 
 
+def test_seed_is_the_sixth_positional_parameter_and_the_options_are_keyword_only():
+    # simulate(tasks, policy, horizon, cpus, placement, seed), as the issue writes it.
+    tasks = [Task("s", 1, 5, sporadic=True), Task("p", 2, 7)]
+    by_position = simulate(tasks, "edf", 200, 1, "global", 3)
+    assert np.array_equal(by_position.jobs, run(tasks, "edf", horizon=200, seed=3).jobs)
+    assert not np.array_equal(by_position.jobs, run(tasks, "edf", horizon=200, seed=4).jobs)
+    params = inspect.signature(simulate).parameters
+    positional = [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == ["tasks", "policy", "horizon", "cpus", "placement", "seed"]
+    with pytest.raises(TypeError):
+        simulate(tasks, "edf", 200, 1, "global", 3, False)  # preemptive is keyword-only
+    assert run(tasks, "edf", horizon=200, preemptive=False).stats().preemptions == 0
+
+
+def test_assignment_is_validated_on_any_number_of_cpus_and_refused_where_meaningless():
+    with pytest.raises(ConfigError, match="one cpu per task \\(2\\), got 3"):
+        simulate(CLASSIC, cpus=1, placement="partitioned", assignment=[9, 9, 9])
+    with pytest.raises(ConfigError, match="assignment cpus must be < 1, got 1"):
+        simulate(CLASSIC, cpus=1, placement="partitioned", assignment=[0, 1])
+    with pytest.raises(ConfigError, match="assignment cpu must be >= 0, got -1"):
+        simulate(CLASSIC, cpus=2, placement="partitioned", assignment=[0, -1])
+    with pytest.raises(ConfigError, match="sequence of cpu numbers"):
+        simulate(CLASSIC, cpus=2, placement="partitioned", assignment=1)
+    for cpus in (1, 2):  # global scheduling has no assignment, on one cpu or several
+        with pytest.raises(ConfigError, match="only used with placement='partitioned'"):
+            simulate(CLASSIC, cpus=cpus, assignment=[-1])
+    # A valid assignment on one cpu is the one-cpu schedule.
+    one = run(CLASSIC, "rm", cpus=1, placement="partitioned", assignment=[0, 0])
+    assert np.array_equal(one.segments, run(CLASSIC, "rm").segments)
+
+
 def test_llf_meets_what_edf_meets_on_one_cpu():
     tasks = [Task("a", 2, 6), Task("b", 2, 8), Task("c", 3, 12)]
     s = run(tasks, "llf")
@@ -316,6 +349,23 @@ def test_check_catches_a_corrupted_schedule():
     s.segments["end"][0] += 1  # now overlaps the next segment
     with pytest.raises(AssertionError):
         s._check()
+
+
+def test_check_catches_jobs_of_one_task_run_out_of_release_order():
+    s = run([Task("a", 1, 2, deadline=4)], horizon=6)  # jobs at 0-1, 2-3, 4-5
+    assert s.segments[["start", "end"]].tolist() == [(0, 1), (2, 3), (4, 5)]
+    s.jobs, s.segments = s.jobs.copy(), s.segments.copy()
+    # Job 0 now runs 3-4, after job 1 (2-3): no overlap, no miss, but out of order.
+    s.segments["start"][0], s.segments["end"][0] = 3, 4
+    s.jobs["start"][0], s.jobs["finish"][0], s.jobs["response"][0] = 3, 4, 4
+    with pytest.raises(AssertionError, match="out of order"):
+        s._check()
+
+
+def test_firm_deadlines_keep_release_order_after_an_abort():
+    s = run([Task("a", 3, 2, deadline=2)], horizon=8, on_miss="abort")
+    assert s.jobs["aborted"].all() and s.misses == len(s.jobs) == 4
+    assert s.jobs["start"].tolist() == [0, 2, 4, 6]  # each starts at its predecessor's abort
 
 
 def test_hundreds_of_thousands_of_jobs_are_recorded_in_full():

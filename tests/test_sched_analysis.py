@@ -170,7 +170,7 @@ def test_burns_and_wellings_response_times():
     rta = response_time_analysis(tasks, "rm")
     assert [r.response_time for r in rta.tasks] == [3, 6, 20]
     assert rta["c"].steps == (11, 14, 17, 20, 20)
-    assert liu_layland_test(tasks).verdict == "inconclusive"  # U = 0.9 > 0.78
+    assert liu_layland_test(tasks).verdict == "inconclusive"  # U = 0.929 > 0.780
 
 
 def test_blocking_and_jitter_add_to_response_times():
@@ -187,11 +187,17 @@ def test_blocking_and_jitter_add_to_response_times():
 
 
 def test_rta_handles_deadlines_beyond_the_period_with_a_busy_period():
-    # Lehoczky's example shape: the second job of the busy period is the worst.
+    # Lehoczky's (1990) example: b's level-2 busy period [0, 694) holds seven of
+    # its jobs, with response times R_q = 114, 102, 116, 104, 118, 106, 94 for
+    # q = 0..6: the fifth job (q = 4) is the worst, R = 118 > T = 100, so the
+    # first job alone (114) would be wrong.
     tasks = [Task("a", 26, 70), Task("b", 62, 100, deadline=200)]
     rta = response_time_analysis(tasks, "rm")
     sched = simulate(tasks, "rm", horizon=700)
-    assert rta["b"].jobs > 1
+    assert rta["b"].response_time == 118 and rta["b"].jobs == 7
+    assert rta["b"].steps[-1] == 114  # the first job's fixed point
+    b = sched.jobs[sched.jobs["task"] == 1]
+    assert b["response"].tolist() == [114, 102, 116, 104, 118, 106, 94]
     assert sched.task_stat("b").worst_response == rta["b"].response_time
     assert rta.schedulable == (sched.misses == 0)
 
@@ -293,6 +299,18 @@ def test_randfixedsum_is_uniform_enough_to_have_the_right_mean():
     assert draws.mean(axis=0) == pytest.approx([0.5] * 4, abs=0.03)
 
 
+def test_log_uniform_periods_are_always_multiples_of_the_granularity():
+    for low, high, g in [(10, 20, 50), (15, 95, 10), (3, 7, 5), (1, 1, 1)]:
+        first, last = -(-low // g) * g, high // g * g
+        if first > last:
+            with pytest.raises(ConfigError, match=f"no multiple of granularity {g} lies in"):
+                log_uniform_periods(3, low, high, granularity=g)
+            continue
+        p = log_uniform_periods(200, low, high, seed=4, granularity=g)
+        assert (p % g == 0).all() and p.min() >= low and p.max() <= high
+        assert {first, last} <= set(p.tolist())  # the range's ends are reachable
+
+
 def test_generator_errors():
     with pytest.raises(ConfigError, match="utilisation must be in"):
         uunifast(3, 1.5)
@@ -313,3 +331,15 @@ def test_rta_terminates_when_a_lower_priority_level_is_overloaded():
     result = response_time_analysis([Task("a", 1, 4), Task("b", 4, 5)], "rm")
     assert [rt.schedulable for rt in result.tasks] == [True, False]
     assert result.tasks[0].response_time == 1
+
+
+def test_an_empty_task_set_is_schedulable_under_every_test():
+    assert processor_demand_test([]).schedulable
+    assert processor_demand_test([], method="all").schedulable
+    assert processor_demand_test([]).failure is None
+    assert response_time_analysis([]).schedulable
+    for bound in (liu_layland_test, hyperbolic_test, edf_utilisation_test):
+        assert bound([]).verdict == "schedulable"
+    assert busy_period([]) == 0 and demand_bound([], 10) == 0
+    assert all(fits([], test) for test in ("edf", "rm", "dm", "liu_layland", "hyperbolic"))
+    assert partition([], 2).feasible

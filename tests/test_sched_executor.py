@@ -2,11 +2,12 @@
 
 import threading
 
+import numpy as np
 import pytest
 
 from rtkit.clock import VirtualClock, WallClock
 from rtkit.errors import ConfigError, StateError
-from rtkit.sched import Executor, PeriodicCallable
+from rtkit.sched import Executor, PeriodicCallable, Task, simulate
 
 
 def recorder(log, name):
@@ -143,3 +144,90 @@ def test_lifecycle_and_configuration_errors():
         PeriodicCallable("w", 42, 10)
     with pytest.raises(ConfigError, match="unique"):
         Executor([PeriodicCallable("w", lambda: None, 1), PeriodicCallable("w", lambda: None, 1)])
+
+
+def test_a_run_is_never_cut_short_by_its_timeout():
+    # 500 ms of 10 ms periods is 50 releases, whatever the grace period says.
+    ex = Executor([PeriodicCallable("w", lambda: None, 10_000_000)], clock=WallClock(spin_ns=0))
+    st = ex.run(500_000_000, timeout=0.25)
+    ex._check()
+    assert st.released == 50 and not st.running
+
+
+def test_a_stuck_callable_raises_instead_of_returning_partial_totals():
+    before = threading.active_count()
+    release = threading.Event()
+    ex = Executor(
+        [PeriodicCallable("stuck", lambda: release.wait(5.0), 1_000_000)],
+        clock=WallClock(spin_ns=0),
+    )
+    try:
+        with pytest.raises(StateError, match="did not finish within"):
+            ex.run(1_000_000, timeout=0.2)
+    finally:
+        release.set()
+        st = ex.stop(timeout=10)
+    assert not st.running and threading.active_count() == before
+    with pytest.raises(ConfigError, match="timeout must be"):
+        Executor([PeriodicCallable("w", lambda: None, 1)], clock=VirtualClock()).run(1, timeout=-1)
+
+
+def test_reports_are_snapshots_that_do_not_change_after_they_are_taken():
+    snapshots = []
+    ex = None
+
+    def work():
+        if len(snapshots) < 1 and ex.stats().completed == 3:
+            snapshots.append(ex.reports())
+
+    ex = Executor([PeriodicCallable("w", work, 1_000)], clock=VirtualClock())
+    st = ex.run(10_000)
+    (mid,) = snapshots[0]
+    assert st.completed == 10 and ex.reports()[0].response.count == 10
+    assert (mid.completed, mid.response.count, mid.released, mid.lateness.count) == (3, 3, 4, 4)
+
+
+def random_fixed_key_set(rng):
+    tasks = []
+    for i in range(int(rng.integers(2, 5))):
+        period = int(rng.integers(5, 15))
+        wcet = int(rng.integers(1, 5))
+        deadline = int(rng.integers(wcet, period + 1))
+        tasks.append(Task(f"t{i}", wcet, period, deadline, phase=int(rng.integers(0, 4))))
+    return tasks
+
+
+def test_on_a_virtual_clock_the_executor_starts_jobs_where_the_simulator_does():
+    # Each callable takes exactly its WCET of virtual time: the executor is then
+    # a non-preemptive scheduler and must match simulate(..., preemptive=False).
+    rng = np.random.default_rng(3)
+    horizon = 120
+    for k in range(60):
+        tasks = random_fixed_key_set(rng)
+        policy = ("edf", "rm", "dm")[k % 3]
+        sched = simulate(tasks, policy, horizon=horizon, preemptive=False)
+        clock = VirtualClock()
+        log = []
+
+        def job(i, wcet, clock=clock, log=log):
+            def fn():
+                log.append((i, clock.now_ns()))
+                clock.advance(wcet)
+
+            return fn
+
+        ex = Executor(
+            [
+                PeriodicCallable(
+                    t.name, job(i, t.wcet), t.period, deadline_ns=t.deadline, phase_ns=t.phase
+                )
+                for i, t in enumerate(tasks)
+            ],
+            policy=policy,
+            clock=clock,
+        )
+        ex.run(horizon)
+        ex._check()
+        started = sched.jobs[sched.jobs["start"] >= 0]
+        expected = sorted(zip(started["task"].tolist(), started["start"].tolist(), strict=True))
+        assert sorted(log) == expected, (policy, tasks)

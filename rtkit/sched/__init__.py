@@ -11,8 +11,10 @@ Modules:
   :class:`Aperiodic` jobs, :func:`utilisation`, :func:`hyperperiod`.
 * ``policies.py``: EDF, RM, DM, FP, LLF, stride and lottery, as ordering keys.
 * ``simulator.py``: :func:`simulate` -> :class:`Schedule` (``schedule.py``);
-  a readable event-driven simulator (``_simref.py``) and a compiled one for
-  the common cases (``_simcore.py``), held to identical schedules by tests.
+  a readable event-driven simulator (``_simref.py``, about 25,000 jobs/s:
+  global, LLF, stride, lottery) and a compiled one for EDF/RM/DM/FP on one cpu
+  or partitioned (``_simcore.py``, millions of jobs/s), held to identical
+  schedules by tests.
 * ``analysis.py``: Liu-Layland, hyperbolic, EDF utilisation, response-time
   analysis (blocking, jitter), processor demand (QPA).
 * ``partition.py``: first/best/worst-fit decreasing onto several processors.

@@ -408,7 +408,8 @@ def processor_demand_test(tasks: Sequence[Task], method: str = "qpa") -> DemandT
     L is min(L_a, L_b): L_a = max(Dmax, Σ (Tᵢ - Dᵢ)Uᵢ / (1 - U)) when U < 1,
     L_b the synchronous busy period. ``method="all"`` checks every absolute
     deadline up to L; ``"qpa"`` (Quick Processor-demand Analysis) walks
-    backwards from L, jumping to h(t) whenever h(t) < t.
+    backwards from L, jumping to h(t) whenever h(t) < t. An empty set is
+    schedulable, as under every other test here.
 
     Example:
         >>> ts = [Task("a", 2, 4, deadline=3), Task("b", 3, 6, deadline=4)]
@@ -422,6 +423,8 @@ def processor_demand_test(tasks: Sequence[Task], method: str = "qpa") -> DemandT
     ts = _periodic(tasks)
     if method not in ("qpa", "all"):
         raise ConfigError(f"method must be one of 'qpa', 'all', got {method!r}")
+    if not ts:  # no demand at all: schedulable, as the other tests say of an empty set
+        return DemandTest(method, True, 0.0, 0, 0, None, None)
     u = _exact_u(ts)
     if u > 1:
         return DemandTest(method, False, float(u), None, 0, None, None)

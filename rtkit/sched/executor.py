@@ -195,11 +195,31 @@ class Executor:
             raise StateError(f"the worker did not stop within {timeout} s (a callable is stuck?)")
         return self.stats()
 
-    def run(self, duration_ns: int, timeout: float = 60.0) -> ExecutorStats:
-        """Run for ``duration_ns`` of the clock's time and return the totals."""
+    def run(self, duration_ns: int, timeout: float = 10.0) -> ExecutorStats:
+        """Run for ``duration_ns`` of the clock's time and return the totals.
+
+        The run is never cut short: the wait is the duration itself plus
+        ``timeout`` seconds of grace for the last callable to return. A worker
+        still busy after that is told to stop and :class:`StateError` is raised
+        (a callable is stuck, or the clock does not advance), since totals
+        from a truncated run would look like a complete one.
+        """
+        duration_ns = check_int("duration_ns", duration_ns, minimum=1)
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
+            raise ConfigError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         self.start(duration_ns)
         assert self._thread is not None
-        self._thread.join(timeout)
+        # On the wall clock the run itself takes duration_ns; on a virtual clock
+        # it takes whatever the callables' real work costs, which the grace
+        # period must cover (raise `timeout` for long virtual runs of real work).
+        wait = duration_ns / 1e9 + timeout
+        self._thread.join(wait)
+        if self._thread.is_alive():
+            self._stop.set()
+            raise StateError(
+                f"the run of {duration_ns} ns did not finish within {wait:.1f} s of wall time "
+                "(a callable is stuck?); stop() waits for the worker"
+            )
         return self.stop()
 
     def _loop(self, duration_ns: int) -> None:
@@ -250,7 +270,12 @@ class Executor:
             self._ready.clear()
 
     def reports(self) -> list[TaskReport]:
-        """One :class:`TaskReport` per task, in task order."""
+        """One :class:`TaskReport` per task, in task order: a snapshot.
+
+        The histograms are copies taken under the lock, so a report taken
+        during a run stays consistent (counts and histograms of one instant)
+        while the worker goes on recording.
+        """
         with self._lock:
             return [
                 TaskReport(
@@ -260,8 +285,8 @@ class Executor:
                     c.missed,
                     c.failed,
                     c.skipped,
-                    c.lateness,
-                    c.response,
+                    c.lateness.copy(),
+                    c.response.copy(),
                 )
                 for t, c in zip(self.tasks, self._counters, strict=True)
             ]

@@ -139,10 +139,19 @@ def log_uniform_periods(
     low = check_int("low", low, minimum=1)
     high = check_int("high", high, minimum=low)
     granularity = check_int("granularity", granularity, minimum=1)
+    # The multiples of granularity inside [low, high]; clipping to the range
+    # must not land on a value that is not one of them.
+    first = -(-low // granularity) * granularity
+    last = high // granularity * granularity
+    if first > last:
+        raise ConfigError(
+            f"no multiple of granularity {granularity} lies in [{low}, {high}]; "
+            "widen the range or use a smaller granularity"
+        )
     rng = _rng(seed)
     raw = np.exp(rng.uniform(np.log(low), np.log(high + granularity), n))
     periods = (raw // granularity).astype(np.int64) * granularity
-    return np.clip(periods, max(low, granularity), high)
+    return np.clip(periods, first, last)
 
 
 def random_taskset(

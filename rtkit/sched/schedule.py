@@ -25,10 +25,12 @@ abort at the deadline, or horizon); a *migration* is a job resuming on a
 different cpu from the one it last ran on.
 
 Invariants (:meth:`Schedule._check`): segments on one cpu never overlap; a job
-never runs on two cpus at once and jobs of one task never overlap; no job
-runs before its release; the segments of a job add up to its executed time,
-which equals its wcet exactly when it finished; an aborted job stops at its
-deadline; the miss flags agree with the times.
+never runs on two cpus at once and jobs of one task never overlap; jobs of
+one task run in release order (job k + 1 starts no earlier than job k
+finishes or is aborted); no job runs before its release; the segments of a
+job add up to its executed time, which equals its wcet exactly when it
+finished; an aborted job stops at its deadline; the miss flags agree with
+the times.
 
 Example:
     >>> from rtkit.sched import Task, simulate
@@ -275,6 +277,20 @@ class Schedule:
             assert np.all(s["end"][:-1] <= s["start"][1:]), "two jobs of one task overlap"
             if self.assignment is not None:
                 assert np.all(s["cpu"] == self.assignment[i]), "partitioned task moved cpu"
+        # Release order within a task: a job starts only after its predecessor
+        # is done (finished, or aborted, which happens at or after its deadline);
+        # while the predecessor is unfinished, the successor never starts.
+        by_index = np.lexsort((j["index"], j["task"]))
+        prev, nxt = by_index[:-1], by_index[1:]
+        pair = j["task"][prev] == j["task"][nxt]
+        prev, nxt = prev[pair], nxt[pair]
+        done_at = np.where(
+            j["finish"][prev] >= 0,
+            j["finish"][prev],
+            np.where(j["aborted"][prev], j["deadline"][prev], INF),
+        )
+        started = j["start"][nxt] >= 0
+        assert np.all(j["start"][nxt][started] >= done_at[started]), "jobs of a task out of order"
         ran = np.zeros(len(j), dtype=np.int64)
         np.add.at(ran, seg["job"], seg["end"] - seg["start"])
         assert np.array_equal(ran, j["executed"]), "segments do not add up to executed time"

@@ -11,6 +11,12 @@ stride, lottery, global multiprocessor scheduling) runs on the readable
 reference simulator (:mod:`rtkit.sched._simref`). ``engine="reference"``
 forces the readable one: both give identical schedules.
 
+Speed: only the compiled core is fast enough for 1,000,000 jobs in a few
+seconds (it records several million jobs a second with the full schedule;
+``benchmarks/bench_sched.py`` measures it). The reference engine, and so
+every global multiprocessor, LLF, stride or lottery run, manages about
+25,000 jobs a second: keep its horizons to tens of thousands of jobs.
+
 Missed deadlines: with ``on_miss="continue"`` (the default, the classical
 *soft* model) a late job keeps running to completion and its lateness shows
 in its response time; with ``on_miss="abort"`` it is dropped at its deadline
@@ -190,9 +196,9 @@ def simulate(
     horizon: int | None = None,
     cpus: int = 1,
     placement: str = "global",
-    preemptive: bool = True,
     seed: int = 0,
     *,
+    preemptive: bool = True,
     on_miss: str = "continue",
     quantum: int = 1,
     assignment: Sequence[int] | None = None,
@@ -209,14 +215,16 @@ def simulate(
         cpus: number of identical processors.
         placement: ``"global"`` (one ready queue, any job on any cpu, jobs may
             migrate) or ``"partitioned"`` (each task bound to one cpu).
-        preemptive: if false, a job that starts runs to completion.
         seed: drives sporadic arrivals and lottery draws; same seed, same run.
+        preemptive: if false, a job that starts runs to completion. This and
+            every later parameter are keyword-only.
         on_miss: ``"continue"`` (late jobs run to completion) or ``"abort"``
             (a job still unfinished at its deadline is dropped).
         quantum: time slice of ``"stride"`` and ``"lottery"``, >= 1.
-        assignment: for ``"partitioned"``, the cpu of each task; default:
-            first-fit decreasing by utilisation with the EDF demand test
-            (RTA under the fixed-priority policies), see :mod:`rtkit.sched.partition`.
+        assignment: for ``"partitioned"`` only, the cpu of each task (one
+            entry per task, each in ``range(cpus)``); default: first-fit
+            decreasing by utilisation with the EDF demand test (RTA under the
+            fixed-priority policies), see :mod:`rtkit.sched.partition`.
         engine: ``"auto"``, ``"fast"`` (compiled; EDF/RM/DM/FP on one cpu or
             partitioned) or ``"reference"`` (readable Python, every case).
 
@@ -245,9 +253,9 @@ def simulate(
                 f"the hyperperiod {horizon} would release about {expected} jobs; pass horizon="
             )
     horizon = check_int("horizon", horizon, minimum=1)
-    if cpus == 1:
-        placement = "global"
     cpu_of = _placement(ts, policy, cpus, placement, assignment)
+    if cpus == 1:  # one cpu: partitioned and global are the same schedule
+        placement, cpu_of = "global", None
     fast_ok = policy in FAST_POLICIES and (cpus == 1 or placement == "partitioned")
     if engine == "fast" and not fast_ok:
         raise ConfigError(
@@ -280,18 +288,24 @@ def _placement(
     assignment: Sequence[int] | None,
 ) -> list[int] | None:
     if placement == "global":
-        if assignment is not None and cpus > 1:
+        if assignment is not None:
             raise ConfigError("assignment is only used with placement='partitioned'")
         return None
     if assignment is not None:
-        cpu_of = [check_int("assignment cpu", c, minimum=0) for c in assignment]
-        if len(cpu_of) != len(ts):
+        if isinstance(assignment, (str, bytes)) or not isinstance(
+            assignment, (Sequence, np.ndarray)
+        ):
+            raise ConfigError(f"assignment must be a sequence of cpu numbers, got {assignment!r}")
+        if len(assignment) != len(ts):
             raise ConfigError(
-                f"assignment must give one cpu per task ({len(ts)}), got {len(cpu_of)}"
+                f"assignment must give one cpu per task ({len(ts)}), got {len(assignment)}"
             )
+        cpu_of = [check_int("assignment cpu", c, minimum=0) for c in assignment]
         if max(cpu_of) >= cpus:
             raise ConfigError(f"assignment cpus must be < {cpus}, got {max(cpu_of)}")
         return cpu_of
+    if cpus == 1:
+        return [0] * len(ts)
     from rtkit.sched.partition import partition
 
     periodic = [t for t in ts if isinstance(t, Task)]
