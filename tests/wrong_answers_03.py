@@ -182,9 +182,10 @@ class _Batcher:
     """Configurable mistakes on top of the right behaviour."""
 
     ticker = rearm = at_call_time = tie_joins = drops_on_close = size_only = False
+    validates = True
 
     def __init__(self, max_batch, flush_interval_ns):
-        if max_batch < 1 or flush_interval_ns < 1:
+        if self.validates and (max_batch < 1 or flush_interval_ns < 1):
             raise ValueError("max_batch and flush_interval_ns must be >= 1")
         self.max_batch, self.flush_interval_ns = max_batch, flush_interval_ns
         self.items, self.deadline_ns = [], None
@@ -265,5 +266,6 @@ WRONG: dict[str, dict[str, object]] = {
         "close-drops-the-rest": _batcher("NoStopBatcher", drops_on_close=True),
         "size-only": _batcher("SizeOnlyBatcher", size_only=True),
         "zero-deadline-when-idle": SpinsWithZeroDeadline,
+        "accepts-bad-settings": _batcher("TrustingBatcher", validates=False),
     },
 }

@@ -208,8 +208,24 @@ def _h03_batch_edges(cls):
     _h03_drive(cls, 1_000, 1, ops, "a one-nanosecond flush interval")
 
 
+@test("settings below 1, of every size, raise ValueError; large ones work")
+def _h03_batch_bad_settings(cls):
+    bad = [(0, 0), (0, 1), (1, 0), (-1, 10**9), (10**9, -1), (-(10**12), -(10**12))]
+    for max_batch, interval in bad:
+        what = f"MicroBatcher({max_batch}, {interval})"
+        try:
+            cls(max_batch, interval)
+        except ValueError:
+            continue
+        except Exception as exc:
+            raise AssertionError(f"{what} raised {type(exc).__name__}, not ValueError") from None
+        raise AssertionError(f"{what} did not raise ValueError: those settings cannot work")
+    ops = [("offer", 10**15 + k, k) for k in range(30)] + [("close", 10**16)]
+    _h03_drive(cls, 10**9, 10**12, ops, "a huge batch and flush interval")
+
+
 HIDDEN: dict[str, list[PublicTest]] = {
     "03.drop-oldest": [_h03_drop_random, _h03_drop_two, _h03_drop_frees],
     "03.tumbling-vwap": [_h03_vwap_random, _h03_vwap_huge],
-    "03.micro-batcher": [_h03_batch_random, _h03_batch_edges],
+    "03.micro-batcher": [_h03_batch_random, _h03_batch_edges, _h03_batch_bad_settings],
 }

@@ -578,7 +578,7 @@ def _batch_full(cls):
     run.offer(7, "b")
 
 
-@test("deadline_ns is None with nothing waiting, else the first item's time + flush_interval_ns")
+@test("deadline_ns is None with nothing waiting, else the open batch's first item's time + flush")
 def _batch_deadline(cls):
     run = _BatcherRun(cls, 10, 100)
     for t, x in ((20, "a"), (50, "b"), (90, "c")):
@@ -586,6 +586,12 @@ def _batch_deadline(cls):
     run.poll(119)
     run.poll(120)
     run.offer(130, "d")
+    # Batch after batch, each deadline counts from that batch's own first item.
+    run = _BatcherRun(cls, 2, 100)
+    for t, x in ((30, "a"), (60, "b"), (70, "c"), (175, "d"), (180, "e"), (310, "f")):
+        run.offer(t, x)
+    run.poll(409)
+    run.poll(410)
 
 
 @test("poll closes a batch that is due, at its deadline, even when called later")
@@ -627,13 +633,14 @@ def _batch_close(cls):
         run.close(t + int(rng.integers(0, 80)))
 
 
-@test("batch after batch, each deadline counts from that batch's own first item")
-def _batch_sequence(cls):
-    run = _BatcherRun(cls, 2, 100)
-    for t, x in ((30, "a"), (60, "b"), (70, "c"), (175, "d"), (180, "e"), (310, "f")):
-        run.offer(t, x)
-    run.poll(409)
-    run.poll(410)
+@test("a max_batch or flush_interval_ns below 1 raises ValueError; 1 and 1 work")
+def _batch_settings(cls):
+    for max_batch, interval in ((0, 100), (-2, 100), (4, 0), (4, -50)):
+        _expect_value_error(f"{BATCHER}({max_batch}, {interval})", cls, max_batch, interval)
+    run = _BatcherRun(cls, 1, 1)
+    run.offer(5, "a")
+    run.offer(5, "b")
+    run.close(5)
 
 
 register(
@@ -650,13 +657,15 @@ register(
             "Keep the open batch's items and its deadline (None when nothing is open). Every "
             "call brings the current time: before anything else, a batch whose deadline is "
             "at or before that time closes, at its deadline. An offer then joins (or opens) "
-            "the batch, which closes at once if full.",
+            "the batch, which closes at once if full. Settings that cannot work (no room in "
+            "a batch, or no time before it is due) are refused in the constructor.",
             "poll(now_ns): if deadline_ns is not None and is at or before now_ns, return "
             "self._close(self.deadline_ns); otherwise []. offer(t_ns, item): start a list "
             "of closed batches with poll(t_ns); if no items are waiting, set deadline_ns to "
             "t_ns + flush_interval_ns; append the item; if len(items) reaches max_batch, add "
-            "self._close(t_ns) to the list; return it. close(now_ns): poll(now_ns), or if "
-            "that closed nothing and items are waiting, self._close(now_ns).",
+            "self._close(t_ns) to the list; return it. __init__: raise ValueError if "
+            "max_batch < 1 or flush_interval_ns < 1, then call super().__init__(max_batch, "
+            "flush_interval_ns).",
         ),
         tests=(
             _batch_full,
@@ -664,7 +673,7 @@ register(
             _batch_poll,
             _batch_offer_late,
             _batch_close,
-            _batch_sequence,
+            _batch_settings,
         ),
         seed_ids=("S000-39", "S000-42", "S000-44"),
     )

@@ -71,7 +71,7 @@ plus 100 ns per event, fed 400,000 events per second (one every 2.5 µs):
     ...     print(size, r.latency.percentile(50), r.latency.percentile(99), round(r.throughput))
     1 6004735 11886591 322581
     16 22111 42111 399983
-    256 348671 661503 392524
+    256 348671 661503 392725
 
 One event per call (3.1 µs) cannot keep up with one every 2.5 µs: the
 buffer fills and latency grows to milliseconds. Batches of 16 pay the 3 µs
@@ -97,7 +97,7 @@ from rtkit.streaming.aggregates import (
 from rtkit.streaming.ingest import POLICIES
 from rtkit.streaming.marketdata import TAPE_DTYPE, Tick, ticks, trade_tape, zi_trade_tape
 from rtkit.streaming.pipeline import Pipeline, PipelineResult, partition
-from rtkit.streaming.stats import PipelineStats, StageStats, SubscriberStats
+from rtkit.streaming.stats import PipelineStats, StageStats, StreamStats, SubscriberStats
 from rtkit.streaming.stream import Stream
 from rtkit.streaming.windows import Window
 
@@ -112,6 +112,7 @@ __all__ = [
     "PipelineStats",
     "StageStats",
     "Stream",
+    "StreamStats",
     "SubscriberStats",
     "Tick",
     "Window",

@@ -16,8 +16,11 @@ The *context* ``ctx`` is where time comes from: :class:`ThreadContext`
 reads the wall clock and ignores service times (real time passes);
 :class:`SimContext` is a virtual cursor that service times move forward.
 
-Invariant: every event taken from the ingest buffer is delivered, filtered,
-late, lost to an error, or held in a node (``Chain.in_flight``).
+Invariant (``Chain._check``): every event (ingest stamp) taken from the
+ingest buffer is delivered, filtered, late, lost with an item on which a
+stage raised, or held in a batch or window not yet emitted
+(``Chain.in_flight``). Counted in events, not items, so a failed batch of
+64 is 64 lost events.
 Runtime complexity: one fused call per stateless run per item; see
 :mod:`rtkit.streaming.windows` for the stateful nodes.
 """
@@ -96,6 +99,10 @@ class StatelessNode:
         self.fn, self.filtered = fuse(self.ops)
         self.errors = [0] * len(self.ops)
         self.last_error: list[str | None] = [None] * len(self.ops)
+        # Events beyond the first that refused or failed items carried: the
+        # fast path (one event per item) never touches these.
+        self.filtered_extra = [0] * len(self.ops)
+        self.error_extra = [0] * len(self.ops)
         self.received = 0
         self.next: Any = None
         # Only a simulation charges service time; a fused run of several stages
@@ -110,14 +117,24 @@ class StatelessNode:
         try:
             out = self.fn(value)
         except StageFailure as failure:
-            self.fail(failure)
+            self.fail(failure, len(stamps))
             return
         if out is not SKIP:
             self.next.push(stamps, out)
+        elif len(stamps) != 1:
+            self.filtered_extra[self.fn.refused[0]] += len(stamps) - 1
 
-    def fail(self, failure: StageFailure) -> None:
+    def fail(self, failure: StageFailure, events: int = 1) -> None:
+        """Count an item on which stage ``failure.index`` raised, and the events it carried."""
         self.errors[failure.index] += 1
+        self.error_extra[failure.index] += events - 1
         self.last_error[failure.index] = repr(failure.error)
+
+    def _check(self) -> None:
+        received = self.received
+        for k in range(len(self.ops)):
+            assert self.filtered[k] + self.errors[k] <= received, "a stage lost count of items"
+            received -= self.filtered[k] + self.errors[k]
 
     def stats(self) -> list[StageStats]:
         out = []
@@ -133,6 +150,8 @@ class StatelessNode:
                     filtered=self.filtered[k],
                     errors=self.errors[k],
                     last_error=self.last_error[k],
+                    filtered_events=self.filtered[k] + self.filtered_extra[k],
+                    error_events=self.errors[k] + self.error_extra[k],
                 )
             )
             received = emitted
@@ -251,9 +270,21 @@ class Chain:
 
     @property
     def in_flight(self) -> int:
-        """Items held in batches and windows (window items may count once per window)."""
-        return sum(getattr(n, "held", 0) for n in self.nodes)
+        """Events held in batches and windows, not yet emitted."""
+        return sum(n.events_held() for n in self.nodes if hasattr(n, "events_held"))
 
     def stats(self) -> list[StageStats]:
         """One record per operator, in pipeline order."""
         return [s for node in self.nodes for s in node.stats()]
+
+    def _check(self, taken: int) -> None:
+        """Assert every node's invariants and that each of ``taken`` events is accounted for."""
+        for node in self.nodes:
+            node._check()
+        stages = self.stats()
+        ended = (
+            self.terminal.delivered
+            + self.in_flight
+            + sum(s.late + s.filtered_events + s.error_events for s in stages)
+        )
+        assert taken == ended, f"{taken} events taken, {ended} accounted for"

@@ -104,7 +104,9 @@ def fuse(ops: Sequence[Operator]) -> tuple[Callable[[Any], Any], list[int]]:
     Returns ``(fused, filtered)``: ``fused(x)`` applies every operator in
     order and returns the result, :data:`SKIP` if a filter refused ``x``,
     or raises :class:`StageFailure` naming the stage that raised;
-    ``filtered[k]`` counts the items filter ``k`` refused. A sink's return
+    ``filtered[k]`` counts the items filter ``k`` refused, and
+    ``fused.refused[0]`` is the index of the filter that refused last (so a
+    caller can count the events a refused batch carried). A sink's return
     value is ignored (the item passes through it unchanged).
 
     Example:
@@ -122,10 +124,12 @@ def fuse(ops: Sequence[Operator]) -> tuple[Callable[[Any], Any], list[int]]:
     if not ops or any(op.kind not in STATELESS for op in ops):
         raise ConfigError("fuse needs one or more stateless operators")
     filtered = [0] * len(ops)
+    refused = [0]
     namespace: dict[str, Any] = {
         "SKIP": SKIP,
         "StageFailure": StageFailure,
         "filtered": filtered,
+        "refused": refused,
     }
     body: list[str] = []
     for k, op in enumerate(ops):
@@ -133,7 +137,8 @@ def fuse(ops: Sequence[Operator]) -> tuple[Callable[[Any], Any], list[int]]:
         if len(ops) > 1:
             body.append(f"st = {k}")  # which stage raised, for a fraction of a ns
         if op.kind == "filter":
-            body += [f"if not f{k}(x):", f"    filtered[{k}] += 1", "    return SKIP"]
+            body += [f"if not f{k}(x):", f"    filtered[{k}] += 1"]
+            body += [f"    refused[0] = {k}", "    return SKIP"]
         elif op.kind == "sink":
             body.append(f"f{k}(x)")
         else:
@@ -149,4 +154,6 @@ def fuse(ops: Sequence[Operator]) -> tuple[Callable[[Any], Any], list[int]]:
         ]
     )
     exec(compile(source, f"<fused {' > '.join(op.name for op in ops)}>", "exec"), namespace)
-    return namespace["fused"], filtered
+    fused = namespace["fused"]
+    fused.refused = refused
+    return fused, filtered

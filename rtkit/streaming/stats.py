@@ -9,19 +9,23 @@ Conservation laws they let a test (or a learner) check:
 * a subscriber: ``published == delivered + dropped + depth + in_flight``,
   and after :meth:`~rtkit.streaming.Stream.close` ``published == delivered +
   dropped``;
-* a pipeline stage: ``received == emitted + dropped + late + errors +
-  filtered + depth`` for one-in-one-out stages (map, filter, aggregate,
-  sink); a batch or window stage emits fewer, bigger items, so for those
-  ``received`` counts events in and ``emitted`` batches or windows out.
+* a pipeline, counted in *events* (ingest stamps), for every shape of
+  pipeline: ``published == delivered + dropped + late + filtered +
+  error_events + in_flight``. A batch or window stage turns many events into
+  one item, so a stage's ``received``, ``emitted``, ``filtered`` and
+  ``errors`` count *items*, and ``filtered_events`` and ``error_events``
+  count the events those items carried: one failed batch of 64 is one error
+  and 64 lost events.
 
 Example:
-    >>> s = StageStats("map", "map", received=3, emitted=2, errors=1)
-    >>> s.received == s.emitted + s.errors
-    True
+    >>> s = StageStats("sink", "sink", received=2, emitted=1, errors=1, error_events=64)
+    >>> s.received == s.emitted + s.errors, s.error_events
+    (True, 64)
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +35,14 @@ from rtkit.latency import LatencyHistogram
 if TYPE_CHECKING:
     from rtkit.streaming.chain import Chain
 
-__all__ = ["PipelineResult", "PipelineStats", "StageStats", "SubscriberStats", "build_stats"]
+__all__ = [
+    "PipelineResult",
+    "PipelineStats",
+    "StageStats",
+    "StreamStats",
+    "SubscriberStats",
+    "build_stats",
+]
 
 
 @dataclass(frozen=True)
@@ -63,16 +74,51 @@ class SubscriberStats:
 
 
 @dataclass(frozen=True)
+class StreamStats(Mapping[str, SubscriberStats]):
+    """A :class:`~rtkit.streaming.Stream`: its name, whether it is closed, its subscribers.
+
+    ``subscribers`` holds one :class:`SubscriberStats` per current
+    subscriber, in subscription order. The record is also a read-only
+    mapping from subscriber name to its stats, so ``stats["quotes"]``,
+    ``list(stats)`` and ``stats.items()`` work.
+
+    Example:
+        >>> a = SubscriberStats("a", "block", 8, 3, 0, 3, 0, 0, 0, 1)
+        >>> st = StreamStats("quotes", False, (a,))
+        >>> st["a"].delivered, list(st), "b" in st
+        (3, ['a'], False)
+    """
+
+    name: str
+    closed: bool
+    subscribers: tuple[SubscriberStats, ...] = ()
+
+    def __getitem__(self, name: str) -> SubscriberStats:
+        for s in self.subscribers:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return (s.name for s in self.subscribers)
+
+    def __len__(self) -> int:
+        return len(self.subscribers)
+
+
+@dataclass(frozen=True)
 class StageStats:
     """One stage of a :class:`~rtkit.streaming.Pipeline`, summed over its workers.
 
     ``received`` and ``emitted`` count items in and out (events, or batches
-    and windows after a batch or window stage); ``filtered`` what a filter
-    refused; ``dropped`` what a full ingest buffer discarded or refused;
-    ``late`` events that came after their windows were closed for good;
-    ``errors`` items on which the stage's function raised (the item goes no
-    further); ``depth`` items held now (queued, or waiting in an open batch
-    or window) and ``high_water`` the most ever held by one worker.
+    and windows after a batch or window stage); ``filtered`` the items a
+    filter refused; ``dropped`` what a full ingest buffer discarded or
+    refused; ``late`` events that came after their windows were closed for
+    good; ``errors`` items on which the stage's function raised (the item
+    goes no further); ``filtered_events`` and ``error_events`` the events
+    (ingest stamps) those refused or failed items carried; ``depth`` items
+    held now (queued, or not yet emitted from an open batch or window) and
+    ``high_water`` the most ever held by one worker.
     """
 
     name: str
@@ -86,16 +132,23 @@ class StageStats:
     depth: int = 0
     high_water: int = 0
     last_error: str | None = None
+    filtered_events: int = 0
+    error_events: int = 0
 
 
 @dataclass(frozen=True)
 class PipelineStats:
-    """All stages of a pipeline, ingest first, and the end-to-end totals.
+    """All stages of a pipeline, ingest first, and the end-to-end totals in events.
 
     ``published`` events were offered to the pipeline, ``delivered`` reached
     the end of it (its sink, or its outputs list), ``dropped`` were discarded
-    by a full ingest buffer, ``late`` by a window, ``errors`` counts items on
-    which some stage raised, and ``in_flight`` events are still held inside.
+    by a full ingest buffer, ``late`` by a window, ``filtered`` refused by a
+    filter (with the batch or window carrying them), ``error_events`` lost
+    with an item on which some stage raised (``errors`` counts those items),
+    and ``in_flight`` events are still held inside (queued, or in a batch or
+    window not yet emitted). Every event is in exactly one of these:
+    ``published == delivered + dropped + late + filtered + error_events +
+    in_flight``.
     """
 
     stages: tuple[StageStats, ...] = field(default_factory=tuple)
@@ -105,6 +158,8 @@ class PipelineStats:
     late: int = 0
     errors: int = 0
     in_flight: int = 0
+    filtered: int = 0
+    error_events: int = 0
 
     def stage(self, name: str) -> StageStats:
         """The stage called ``name`` (KeyError if there is none).
@@ -218,6 +273,8 @@ def build_stats(ingest: list[tuple[int, int, int, int, int]], chains: list[Chain
                 depth=sum(s.depth for s in column),
                 high_water=max(s.high_water for s in column),
                 last_error=errors[-1] if errors else None,
+                filtered_events=sum(s.filtered_events for s in column),
+                error_events=sum(s.error_events for s in column),
             )
         )
     return PipelineStats(
@@ -228,4 +285,6 @@ def build_stats(ingest: list[tuple[int, int, int, int, int]], chains: list[Chain
         late=sum(s.late for s in stages),
         errors=sum(s.errors for s in stages),
         in_flight=depth + sum(c.in_flight for c in chains),
+        filtered=sum(s.filtered_events for s in stages),
+        error_events=sum(s.error_events for s in stages),
     )

@@ -25,6 +25,14 @@ publisher: that is backpressure); a full ``error`` subscriber does not stop
 the others: the item goes to them first, then
 :class:`~rtkit.errors.QueueFull` names the full ones.
 
+:meth:`Stream.close` and :meth:`Stream.unsubscribe` close the buffers
+first, which wakes a publisher blocked on a full one (it gets
+:class:`~rtkit.errors.Closed`, or moves on to the next subscriber if only
+that one left), so a stuck slow consumer can always be disconnected: its
+thread is given ``timeout_s`` to finish, then
+:class:`~rtkit.errors.StateError` names it. A publish that meets a closing
+stream raises ``Closed``; none is silently half-counted.
+
 Invariant (``_check``): for every subscriber, ``published == delivered +
 dropped + depth + in_flight``; after :meth:`Stream.close`, which drains
 every buffer and joins every thread (S000-44), ``published == delivered +
@@ -39,6 +47,8 @@ Example:
     [1, 2, 2]
     >>> got, big, s.stats()["big"].filtered, s.stats()["all"].delivered
     ([1, 2, 3], [2, 3], 1, 3)
+    >>> s.stats().closed, list(s.stats())
+    (True, ['all', 'big'])
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ from rtkit.latency import LatencyHistogram
 from rtkit.queues import BoundedQueue
 from rtkit.streaming.chain import warm_up
 from rtkit.streaming.ingest import POLICIES
-from rtkit.streaming.stats import SubscriberStats
+from rtkit.streaming.stats import StreamStats, SubscriberStats
 
 __all__ = ["Stream"]
 
@@ -87,6 +97,7 @@ class _Subscriber:
         self.filtered = 0
         self.filter_errors = 0
         self.timed_out = 0  # block-policy offers that gave up: dropped too
+        self.gone = False  # unsubscribed: a Closed from its buffer is not the stream's
         self.delivered = 0  # delivery thread side
         self.errors = 0
         self.last_error: str | None = None
@@ -154,7 +165,7 @@ class Stream:
         ...
         rtkit.errors.ConfigError: capacity must be >= 1, got 0
         >>> s.close()
-        {}
+        StreamStats(name='stream', closed=True, subscribers=())
     """
 
     def __init__(self, name: str = "stream", *, clock: Clock | None = None) -> None:
@@ -162,8 +173,12 @@ class Stream:
         self.clock = resolve_clock(clock)
         self._subs: dict[str, _Subscriber] = {}
         self._order: tuple[_Subscriber, ...] = ()  # what publish iterates: swapped, not mutated
-        self._lock = threading.Lock()  # subscribe/unsubscribe/close
-        self._publish_lock = threading.Lock()  # publishers one at a time: order is one order
+        # subscribe/unsubscribe/close; never held while waiting for a buffer.
+        self._lock = threading.Lock()
+        # Publishers one at a time, so every subscriber sees one order. A
+        # publisher may hold it while blocked on a full buffer: close and
+        # unsubscribe close buffers first (waking it), then take it with a timeout.
+        self._publish_lock = threading.Lock()
         self._closed = False
         self._gone: dict[str, SubscriberStats] = {}
 
@@ -219,19 +234,25 @@ class Stream:
     def unsubscribe(self, name: str, timeout_s: float | None = None) -> SubscriberStats:
         """Remove a subscriber: it gets what it already queued, then its thread is joined.
 
+        Its buffer is closed at once, so a publisher blocked on it moves on.
         Returns its final stats. Raises :class:`~rtkit.errors.ConfigError` for
-        an unknown name.
+        an unknown name, and :class:`~rtkit.errors.StateError` if its callback
+        has not finished within ``timeout_s`` seconds (it is disconnected
+        anyway: nothing more is offered to it).
         """
         with self._lock:
             sub = self._subs.pop(name, None)
             if sub is None:
                 raise ConfigError(f"no subscriber named {name!r}")
             self._order = tuple(s for s in self._order if s is not sub)
-        with self._publish_lock:  # a publish in progress finishes its offer first
-            sub.queue.close()
+            sub.gone = True
+            sub.queue.close()  # wakes a publisher blocked on it
+        self._settle(timeout_s)
         sub.thread.join(timeout_s)
         final = sub.stats()
         self._gone[name] = final
+        if sub.thread.is_alive():
+            raise StateError(f"subscriber {name!r} did not finish within {timeout_s} s")
         return final
 
     def publish(self, item: Any, timeout_s: float | None = None) -> int:
@@ -248,6 +269,8 @@ class Stream:
         accepted = 0
         full: list[str] = []
         with self._publish_lock:
+            if self._closed:  # closed while this publish waited for its turn
+                raise Closed("stream is closed")
             for sub in self._order:
                 if sub.filter is not None:
                     try:
@@ -267,17 +290,28 @@ class Stream:
                         sub.timed_out += 1
                     full.append(sub.name)
                     continue
-                except Closed:  # unsubscribed meanwhile: it is no longer a subscriber
-                    continue
+                except Closed:
+                    if sub.gone and not self._closed:
+                        continue  # unsubscribed meanwhile: no longer a subscriber
+                    raise Closed(
+                        f"stream closed during publish (queued by {accepted} subscriber(s))"
+                    ) from None
                 sub.published += 1
                 accepted += queued
         if full:
             raise QueueFull(f"subscriber buffer full: {', '.join(full)} (item dropped for them)")
         return accepted
 
-    def stats(self) -> dict[str, SubscriberStats]:
-        """A snapshot per current subscriber, by name (exact once closed)."""
-        return {name: sub.stats() for name, sub in list(self._subs.items())}
+    def stats(self) -> StreamStats:
+        """A snapshot: one record per current subscriber (exact once closed).
+
+        A :class:`~rtkit.streaming.StreamStats`, which is also a mapping by
+        subscriber name: ``stream.stats()["quotes"]``.
+        """
+        with self._lock:
+            subs = tuple(self._subs.values())
+            closed = self._closed
+        return StreamStats(self.name, closed, tuple(sub.stats() for sub in subs))
 
     def latency(self, name: str) -> LatencyHistogram:
         """A copy of subscriber ``name``'s publish-to-callback-end latencies."""
@@ -289,23 +323,33 @@ class Stream:
         with sub.lock:
             return sub.histogram.copy()
 
-    def close(self, timeout_s: float | None = None) -> dict[str, SubscriberStats]:
+    def close(self, timeout_s: float | None = None) -> StreamStats:
         """Refuse new items, deliver everything queued, join every thread; return final stats.
 
         Idempotent. Under ``block`` every item accepted before close is
-        delivered; otherwise each is delivered or was counted as dropped.
+        delivered; otherwise each is delivered or was counted as dropped. A
+        publisher blocked on a full buffer is woken with
+        :class:`~rtkit.errors.Closed`. Raises :class:`~rtkit.errors.StateError`
+        naming a subscriber whose callback has not returned within
+        ``timeout_s`` seconds (call close again once it has).
         """
         with self._lock:
             self._closed = True
             subs = list(self._subs.values())
-        with self._publish_lock:
             for sub in subs:
-                sub.queue.close()
+                sub.queue.close()  # wakes a publisher blocked on a full buffer
+        self._settle(timeout_s)
         for sub in subs:
             sub.thread.join(timeout_s)
             if sub.thread.is_alive():
                 raise StateError(f"subscriber {sub.name!r} did not finish within {timeout_s} s")
         return self.stats()
+
+    def _settle(self, timeout_s: float | None) -> None:
+        """Wait for a publish in progress to finish its bookkeeping (its buffers are closed)."""
+        if not self._publish_lock.acquire(timeout=-1 if timeout_s is None else timeout_s):
+            raise StateError(f"a publish did not finish within {timeout_s} s")
+        self._publish_lock.release()
 
     @property
     def closed(self) -> bool:

@@ -11,6 +11,12 @@ mailbox's condition until an event arrives or its next flush deadline comes
 every open batch and window and returns, so the pipeline can join it
 (S000-44).
 
+A batch (or processing-time window) that falls due while events are queued
+still takes the queued events stamped before its deadline: they arrived
+while it was open. So under a backlog the worker does not degenerate into
+batches of one (each paying the full per-call cost), and a batch holds what
+arrived within its interval, as in the simulation.
+
 The common case, a pipeline of stateless stages only (``map``, ``filter``,
 ``aggregate``, ``sink``), takes a fast path: one fused call per event
 (:func:`~rtkit.streaming.operators.fuse`), the latency appended to a list
@@ -124,7 +130,12 @@ class Worker:
                 if timed:
                     deadline = chain.deadline()
                     if deadline is not None and now() >= deadline:
-                        chain.on_timer(now())
+                        try:  # due, unless the next queued event came before the deadline
+                            due = items[0][0] >= deadline
+                        except IndexError:
+                            due = True
+                        if due:
+                            chain.on_timer(now())
             if not taken & (_SYNC_EVERY - 1):
                 box.taken = taken
                 if fast:

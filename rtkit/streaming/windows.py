@@ -8,9 +8,12 @@ to ``self.next``, and reports ``deadline()`` when it must act on time alone.
 
 **Batch** (micro-batching): collects events and emits a list when it holds
 ``size`` of them *or* when its oldest has waited ``flush_ns`` (processing
-time), whichever comes first. Batching amortises a fixed per-call cost over
-many events and makes each event wait for its batch: the trade-off lesson
-03 measures.
+time), whichever comes first. The age is counted from the oldest event's
+*ingest stamp*, not from when the worker reached it: an event that already
+waited in a backlog does not wait another ``flush_ns`` in its batch (the
+remedy of S000-5: arm the timer at the batch's first event). Batching
+amortises a fixed per-call cost over many events and makes each event wait
+for its batch: the trade-off lesson 03 measures.
 
 **Time windows** (event time or processing time): tumbling (``slide ==
 size``) or sliding; window ``k`` covers ``[k * slide, k * slide + size)``.
@@ -27,9 +30,12 @@ worker's clock passes its end, and nothing is late.
 events (tumbling when ``slide == size``).
 
 At close every open batch and window is emitted, so nothing accepted is
-lost silently. Invariants (``_check``): the events held equal the sum over
-open batches or windows; a window fires no earlier than the watermark
-reaches its end. Runtime complexity: O(1) per event for batches and count
+lost silently. Each node counts what it holds in items (``held``, reported
+as ``depth``) and in events not yet emitted (:meth:`events_held`, the
+ingest stamps it still carries). Invariants (``_check``): the items held
+equal the sum over open batches or windows; a batch's received items are
+emitted or held; a window fires no earlier than the watermark reaches its
+end. Runtime complexity: O(1) per event for batches and count
 windows (plus O(size) per emission); O(size / slide + log w) per event for
 time windows (w open windows), plus a sort of the window at emission when
 its events arrived out of order.
@@ -125,8 +131,9 @@ class _Node:
         self.overhead_ns = overhead_ns
         self.received = 0
         self.emitted = 0
-        self.late = 0
+        self.late = 0  # events (ingest stamps) whose windows were all gone
         self.errors = 0
+        self.error_events = 0
         self.held = 0
         self.high_water = 0
         self.last_error: str | None = None
@@ -137,6 +144,10 @@ class _Node:
 
     def on_timer(self, now: int) -> None:
         """Act on every deadline at or before ``now``."""
+
+    def events_held(self) -> int:
+        """Events (ingest stamps) held here and not yet emitted."""
+        return 0
 
     def stats(self) -> list[StageStats]:
         return [
@@ -150,6 +161,7 @@ class _Node:
                 depth=self.held,
                 high_water=self.high_water,
                 last_error=self.last_error,
+                error_events=self.error_events,
             )
         ]
 
@@ -158,8 +170,10 @@ class _Node:
         if self.held > self.high_water:
             self.high_water = self.held
 
-    def _error(self, exc: BaseException) -> None:
+    def _error(self, exc: BaseException, events: int) -> None:
+        """Count an item lost to ``exc`` and the ``events`` it carried."""
         self.errors += 1
+        self.error_events += events
         self.last_error = repr(exc)
 
 
@@ -174,13 +188,16 @@ class BatchNode(_Node):
         self.flush_ns = flush_ns
         self.values: list[Any] = []
         self.stamps: list[int] = []
-        self.opened_ns = 0
+        self.opened_ns = 0  # the oldest ingest stamp in the open batch
+        self.passed = 0  # items emitted inside batches
 
     def push(self, stamps: list[int], value: Any) -> None:
         self.received += 1
         self.ctx.spend(self.cost_ns)
-        if not self.values:
-            self.opened_ns = self.ctx.now()
+        # The batch's age runs from its oldest event's ingest, not from now.
+        oldest = min(stamps) if stamps else self.ctx.now()
+        if not self.values or oldest < self.opened_ns:
+            self.opened_ns = oldest
         self.values.append(value)
         self.stamps += stamps
         self._hold(1)
@@ -190,6 +207,7 @@ class BatchNode(_Node):
     def _emit(self) -> None:
         values, stamps = self.values, self.stamps
         self.values, self.stamps = [], []
+        self.passed += self.held
         self.held = 0
         self.emitted += 1
         self.ctx.spend(self.overhead_ns)
@@ -208,8 +226,12 @@ class BatchNode(_Node):
         if self.values:
             self._emit()
 
+    def events_held(self) -> int:
+        return len(self.stamps)
+
     def _check(self) -> None:
         assert self.held == len(self.values) < self.size, "batch held count is off"
+        assert self.received == self.passed + self.held, "a batched item is unaccounted for"
 
 
 class _Open:
@@ -270,7 +292,7 @@ class TimeWindowNode(_Node):
                     raise TypeError(f"event time must be an int (ns), got {t!r}")
                 t = int(t)
             except Exception as exc:
-                self._error(exc)
+                self._error(exc, len(stamps))
                 return
         wm, size, lateness = self.watermark, self.size, self.lateness
         first = (t - size) // self.slide + 1
@@ -303,9 +325,9 @@ class TimeWindowNode(_Node):
                 try:
                     self.on_late(value)
                 except Exception as exc:  # a failing side output is an error, not a late event
-                    self._error(exc)
+                    self._error(exc, len(stamps))
                     return
-            self.late += 1
+            self.late += len(stamps)
             return
         for start in refire:
             self._fire(start)
@@ -352,6 +374,9 @@ class TimeWindowNode(_Node):
         """End of stream: the watermark jumps to +infinity; everything fires."""
         self._advance(2**63 - 1)
 
+    def events_held(self) -> int:
+        return sum(len(w.stamps) for w in self.open.values())
+
     def _check(self) -> None:
         assert self.held == sum(len(w.values) for w in self.open.values()), "held count is off"
         for end, start in self._to_fire:
@@ -359,7 +384,12 @@ class TimeWindowNode(_Node):
 
 
 class CountWindowNode(_Node):
-    """The last ``size`` events, emitted every ``slide`` events."""
+    """The last ``size`` events, emitted every ``slide`` events.
+
+    ``held`` (the stage's depth) counts the events not yet emitted: in a
+    sliding window the others stay in the buffer only to be repeated in the
+    next windows, and they have been delivered already.
+    """
 
     kind = "window"
 
@@ -376,8 +406,7 @@ class CountWindowNode(_Node):
         self.received += 1
         self.ctx.spend(self.cost_ns)
         self.buffer.append(value)
-        self.held = len(self.buffer)
-        self.high_water = max(self.high_water, self.held)
+        self._hold(1)
         self.stamps += stamps
         self.seq += 1
         self.since += 1
@@ -388,9 +417,9 @@ class CountWindowNode(_Node):
         values = list(self.buffer)
         stamps, self.stamps = self.stamps, []
         self.since = 0
+        self.held = 0
         if self.slide >= self.size:
             self.buffer.clear()
-            self.held = 0
         self.emitted += 1
         self.ctx.spend(self.overhead_ns)
         self.next.push(stamps, Window(self.seq - len(values), self.seq, values, len(values)))
@@ -399,8 +428,12 @@ class CountWindowNode(_Node):
         if self.since:
             self._emit()
 
+    def events_held(self) -> int:
+        return len(self.stamps)
+
     def _check(self) -> None:
-        assert self.held == len(self.buffer) <= self.size, "held count is off"
+        assert self.held == self.since < self.slide, "held count is off"
+        assert len(self.buffer) <= self.size, "window above its size"
 
 
 def window_params(
