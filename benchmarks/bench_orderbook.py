@@ -34,8 +34,17 @@ modify are left out of them for every engine: lightmatchingengine has neither,
 and liquibook's ``replace`` always moves the order to the back of its level
 (a size reduction too), where the rtkit rules keep its place.
 
+**Method.** All engines run in this one process, from the same arrays.
 Conversion of the ops into each engine's native calls (Python tuples, liquibook
-order objects, ...) happens before the clock starts. Every engine must agree on
+order objects, ...) and building each run's fresh book happen before the clock
+starts. Each engine is timed ``--repeat`` times, round-robin across the
+engines (A, B, C, A, B, C, ...), so a burst of load from other processes hits
+them alike; the rate reported, and the ratios, use each engine's best run (the
+least disturbed; the median and the range are printed too). Before every run
+``gc.collect()`` and then ``gc.freeze()`` (:func:`rtkit.gcstats.frozen_heap`):
+the collector stays on and pays for what the run allocates and keeps (an
+engine that returns a tracked object per trade pays for scanning them), but
+not for re-scanning the harness's own heap, which is not the engine's. Every engine must agree on
 the number of trades and the traded volume on every flow (the engines that
 return trades must produce the identical tape); the exit status is 1 if they
 do not. Not part of the test suite; ``make bench`` runs it. Usage:
@@ -60,6 +69,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numba
 import numpy as np
 
+from rtkit.gcstats import frozen_heap
 from rtkit.orderbook.book import OrderBook
 from rtkit.orderbook.fast import FastOrderBook
 from rtkit.orderbook.flow import deep_book_flow, zero_intelligence
@@ -91,7 +101,7 @@ except ImportError:
 
 MAX_ORDERS = 1 << 16  # FastOrderBook bounds: room for 3x the deep book, every tick used
 MAX_PRICE = 1 << 15
-SLOW_RUN_S = 6.0  # an engine whose first run takes longer is not repeated
+SLOW_RUN_S = 20.0  # an engine whose run takes longer is not repeated (lightmatchingengine)
 SIDE_NAMES = {1: "buy", -1: "sell"}
 TIF_NAMES = {0: "GTC", 1: "IOC", 2: "FOK"}
 
@@ -196,21 +206,47 @@ class Result:
 
     @property
     def rate(self) -> float:
-        return self.n_ops / statistics.median(self.seconds)
+        """Ops per second of the best (fastest) run: the least disturbed by other load."""
+        return self.n_ops / min(self.seconds)
 
 
-def timed_runs(run: Callable[[], tuple[float, object]], repeat: int) -> tuple[list[float], object]:
-    """Call ``run`` (returns ``(seconds, outcome)``) up to ``repeat`` times; the last outcome."""
-    seconds = []
-    outcome = None
+# A runner prepares one run (fresh book, fresh peer objects: untimed) and
+# returns a callable that performs it and returns ``(seconds, outcome)``.
+Runner = Callable[[], Callable[[], tuple[float, object]]]
+
+
+def measure(prepare: Runner) -> tuple[float, object]:
+    """One timed run: prepared, then timed with the harness's heap frozen.
+
+    ``gc.collect()`` and then ``frozen_heap()`` (``gc.freeze``): the collector
+    stays on and scans whatever the run allocates and keeps (trades, book
+    entries), but not the objects that were alive before it started (the
+    flows, the call lists, numba's compiler), which belong to the harness.
+    """
+    run = prepare()
+    gc.collect()
+    with frozen_heap():
+        return run()
+
+
+def interleaved(runners: dict[str, Runner], repeat: int) -> dict[str, tuple[list[float], object]]:
+    """Time every runner ``repeat`` times, round-robin, and keep each one's last outcome.
+
+    Round-robin (engine A, B, C, A, B, C, ...) rather than all of A's runs
+    first: a burst of load from other processes then hits every engine
+    alike, which is what the ratios need. A runner whose run takes longer
+    than ``SLOW_RUN_S`` is not repeated.
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in runners}
+    outcomes: dict[str, object] = {}
     for _ in range(repeat):
-        outcome = None
-        gc.collect()
-        dt, outcome = run()
-        seconds.append(dt)
-        if dt > SLOW_RUN_S:
-            break
-    return seconds, outcome
+        for name, prepare in runners.items():
+            if seconds[name] and seconds[name][-1] > SLOW_RUN_S:
+                continue
+            outcomes[name] = None  # drop the previous run's trades before the next run
+            dt, outcomes[name] = measure(prepare)
+            seconds[name].append(dt)
+    return {name: (seconds[name], outcomes[name]) for name in runners}
 
 
 def runs_note(seconds: list[float], n_ops: int, total: int) -> str:
@@ -218,7 +254,10 @@ def runs_note(seconds: list[float], n_ops: int, total: int) -> str:
     if len(seconds) == 1:
         return f"1 run, {what}"
     rates = sorted(n_ops / s / 1e6 for s in seconds)
-    return f"median of {len(seconds)} ({rates[0]:.2f}..{rates[-1]:.2f}), {what}"
+    return (
+        f"best of {len(seconds)} (all {rates[0]:.2f}..{rates[-1]:.2f}, median "
+        f"{statistics.median(rates):.2f}), {what}"
+    )
 
 
 def tape_of(rows: list) -> np.ndarray:
@@ -258,14 +297,22 @@ def book_shape(ops: np.ndarray, checkpoints: int = 10) -> str:
 # ---------------------------------------------------------------- engines
 
 
-def run_fast(ops: np.ndarray, repeat: int) -> Result:
-    def once() -> tuple[float, object]:
+def fast_runner(ops: np.ndarray) -> Runner:
+    def prepare() -> Callable[[], tuple[float, object]]:
         book = FastOrderBook(max_orders=MAX_ORDERS, max_price=MAX_PRICE)
-        t0 = time.perf_counter()
-        trades, rejected = book.process(ops)
-        return time.perf_counter() - t0, (trades, rejected)
 
-    seconds, (trades, rejected) = timed_runs(once, repeat)
+        def run() -> tuple[float, object]:
+            t0 = time.perf_counter()
+            trades, rejected = book.process(ops)
+            return time.perf_counter() - t0, (trades, rejected)
+
+        return run
+
+    return prepare
+
+
+def fast_result(ops: np.ndarray, seconds: list[float], outcome: object) -> Result:
+    trades, rejected = outcome
     note = refused_note(rejected)
     return Result(
         "FastOrderBook.process", len(ops), seconds, len(trades), int(trades["qty"].sum()), note,
@@ -315,8 +362,16 @@ def refused_note(refused: int) -> str:
     return f"{refused:,} ops REFUSED" if refused else ""
 
 
-def run_reference(calls: list[tuple], repeat: int) -> Result:
-    seconds, (trades, refused) = timed_runs(lambda: drive(OrderBook(), calls), repeat)
+def api_runner(book_class: type, calls: list[tuple]) -> Runner:
+    def prepare() -> Callable[[], tuple[float, object]]:
+        book = book_class()
+        return lambda: drive(book, calls)
+
+    return prepare
+
+
+def reference_result(calls: list[tuple], seconds: list[float], outcome: object) -> Result:
+    trades, refused = outcome
     tape = tape_of([(t.maker_id, t.taker_id, t.price, t.qty) for t in trades])
     return Result(
         "OrderBook (per-op API)", len(calls), seconds, len(tape), int(tape["qty"].sum()),
@@ -324,8 +379,8 @@ def run_reference(calls: list[tuple], repeat: int) -> Result:
     )  # fmt: skip
 
 
-def run_sorteddict(calls: list[tuple], repeat: int) -> Result:
-    seconds, (trades, refused) = timed_runs(lambda: drive(SortedDictBook(), calls), repeat)
+def sorteddict_result(calls: list[tuple], seconds: list[float], outcome: object) -> Result:
+    trades, refused = outcome
     tape = tape_of(trades)
     return Result(
         "SortedDict+deque book", len(calls), seconds, len(tape), int(tape["qty"].sum()),
@@ -399,24 +454,23 @@ def drive_liquibook(calls: list[tuple], listener: FillCounter | None) -> tuple[f
     return dt, book
 
 
-def run_liquibook(ops: np.ndarray, repeat: int) -> tuple[Result, Result]:
-    seconds = []
-    for _ in range(repeat):
+def liquibook_runner(ops: np.ndarray) -> Runner:
+    def prepare() -> Callable[[], tuple[float, object]]:
         calls = liquibook_calls(ops)  # fresh order objects, outside the clock
-        gc.collect()
-        dt, _book = drive_liquibook(calls, None)
-        seconds.append(dt)
-        del calls, _book
-    bare = Result("liquibook, no listener", len(ops), seconds, -1, -1, "no trade count")
-    calls = liquibook_calls(ops)
+        return lambda: drive_liquibook(calls, None)
+
+    return prepare
+
+
+def liquibook_counted(ops: np.ndarray) -> Result:
+    """One more run, with a fill listener, for the agreement check (same method, not a goal)."""
     counter = FillCounter()
-    gc.collect()
-    dt, _book = drive_liquibook(calls, counter)
-    counted = Result(
+    calls = liquibook_calls(ops)
+    dt, _book = measure(lambda: lambda: drive_liquibook(calls, counter))
+    return Result(
         "liquibook, fill listener", len(ops), [dt], counter.trades, counter.volume,
         refused_note(counter.refused),
     )  # fmt: skip
-    return bare, counted
 
 
 def lme_calls(ops: np.ndarray) -> list[tuple]:
@@ -452,9 +506,13 @@ def drive_lme(calls: list[tuple]) -> tuple[float, list]:
     return time.perf_counter() - t0, (tapes, refused)
 
 
-def run_lme(ops: np.ndarray, repeat: int) -> Result:
+def lme_runner(ops: np.ndarray) -> Runner:
     calls = lme_calls(ops)
-    seconds, (tapes, refused) = timed_runs(lambda: drive_lme(calls), repeat)
+    return lambda: lambda: drive_lme(calls)
+
+
+def lme_result(ops: np.ndarray, seconds: list[float], outcome: object) -> Result:
+    tapes, refused = outcome
     trades = volume = 0
     for tape in tapes:  # the first trade of each level is the taker's; the others are fills
         taker_side = tape[0].trade_side
@@ -474,18 +532,30 @@ def bench_flow(
     n = len(ops)
     print(f"== flow {name}: {n:,} ops: {describe(ops)}")
     print(f"   {book_shape(ops)}")
-    results: dict[str, Result] = {}
-    results["fast"] = run_fast(ops, args.repeat)
     calls = python_calls(ops)
-    results["reference"] = run_reference(calls, args.repeat)
+    prefix = ops[: min(n, lme_prefix)]
+    runners: dict[str, Runner] = {"fast": fast_runner(ops)}
+    runners["reference"] = api_runner(OrderBook, calls)
     if SortedDict is not None:
-        results["sorteddict"] = run_sorteddict(calls, args.repeat)
-    del calls
+        runners["sorteddict"] = api_runner(SortedDictBook, calls)
     if peers and liquibook is not None:
-        results["liquibook"], results["liquibook_counted"] = run_liquibook(ops, args.repeat)
+        runners["liquibook"] = liquibook_runner(ops)
     if peers and LightMatchingEngine is not None:
-        prefix = ops[: min(n, lme_prefix)]
-        results["lme"] = run_lme(prefix, args.repeat)
+        runners["lme"] = lme_runner(prefix)
+    timings = interleaved(runners, args.repeat)
+    results: dict[str, Result] = {"fast": fast_result(ops, *timings.pop("fast"))}
+    results["reference"] = reference_result(calls, *timings.pop("reference"))
+    if "sorteddict" in timings:
+        results["sorteddict"] = sorteddict_result(calls, *timings.pop("sorteddict"))
+    if "liquibook" in timings:
+        seconds, _ = timings.pop("liquibook")
+        results["liquibook"] = Result(
+            "liquibook, no listener", n, seconds, -1, -1, "no trade count"
+        )
+        results["liquibook_counted"] = liquibook_counted(ops)
+    if "lme" in timings:
+        results["lme"] = lme_result(prefix, *timings.pop("lme"))
+    del calls, timings
 
     expected = {n: (len(ops), results["fast"].trades, results["fast"].volume)}
     ok = True
@@ -573,7 +643,7 @@ def environment() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="ops per timed flow")
-    parser.add_argument("--repeat", type=int, default=3, help="timed repeats per engine")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per engine")
     parser.add_argument("--seed", type=int, default=1, help="seed of the flows")
     parser.add_argument("--full-n", type=int, default=200_000, help="ops of the 'full' flow")
     parser.add_argument("--lme-prefix", type=int, default=100_000,
@@ -614,6 +684,12 @@ def main(argv: list[str] | None = None) -> int:
         cross_ticks=3, ioc_fraction=0.1, fok_fraction=0.05, seed=args.seed + 2,
     )  # fmt: skip
     print(f"flows generated in {time.perf_counter() - t0:.1f} s (not timed below)")
+    print(
+        f"method: {args.repeat} runs per engine, round-robin across engines, in this process; "
+        "rate = best run\n  (range and median shown); gc.collect() then gc.freeze() before "
+        "each run: the collector stays on\n  for what the run allocates, not for the harness's "
+        "heap; conversions and fresh books untimed"
+    )
     print(
         "common subset (flows thin and deep): GTC/IOC limit (crossing up to 3 ticks), "
         "market, cancel;\n  no FOK or modify: lightmatchingengine has neither, and "

@@ -3,9 +3,19 @@
 One instrument, one thread, requests applied in the order they arrive.
 Prices are integer ticks, quantities integer lots. Each side keeps a map
 price -> level plus the level prices in a sorted list (``bisect``); each level
-is a FIFO of its resting orders (an ``OrderedDict`` keyed by order id, so
-cancelling from the middle is O(1)) and carries its aggregate quantity; an
-id -> order index finds any resting order in O(1).
+is a FIFO of its resting orders (an ``OrderedDict`` of order id -> remaining
+qty, so cancelling from the middle is O(1)) and carries its aggregate
+quantity; an id -> (level, arrival number) index finds any resting order in
+O(1).
+
+Why this shape, and not one object per order: in pure Python the cost of a
+request is mostly the objects it creates and the Python calls it makes, not
+the dict and list operations, which run in C. So a resting order is one
+entry in its level's ``OrderedDict`` and one in the id index, with no record
+of its own; validation takes a fast path of exact-type checks for the common
+case (built-in ints, known strings); the matching loop uses locals and makes
+no helper calls except to build each :class:`~rtkit.orderbook.types.Trade`.
+The trades returned are the one object per fill the API promises.
 
 An incoming buy trades while its price is >= the best ask (a market buy
 crosses any ask), best level first and, within a level, oldest order first;
@@ -70,8 +80,6 @@ from rtkit.errors import ConfigError, check_int
 from rtkit.orderbook.types import (
     BUY,
     CANCEL,
-    FOK,
-    GTC,
     MODIFY,
     OPS_DTYPE,
     SELL,
@@ -93,58 +101,74 @@ from rtkit.orderbook.types import (
 # BookStats and the tick helpers live in types (shared with the fast book).
 __all__ = ["BookStats", "OrderBook", "from_ticks", "to_ticks"]
 
-_COUNTERS = ("submitted", "cancelled", "modified", "rejected", "fok_killed", "trades", "volume")
+_MARKET = float("-inf")  # the crossing limit of a market order: below every key (see _Side)
+
+# A Trade per fill is a large share of what the book costs. Trade(...) runs the
+# dataclass's generated __init__, which (the class being frozen) stores each
+# field with object.__setattr__(self, "name", value): a lookup by name per field.
+# _new_trade builds the very same frozen object by writing its four slots through
+# their descriptors: about twice as fast.
+_new_object = object.__new__
+_set_maker_id, _set_taker_id, _set_price, _set_qty = (
+    getattr(Trade, name).__set__ for name in ("maker_id", "taker_id", "price", "qty")
+)
 
 
-class _Order:
-    """The book's own record of a resting order (never shared with callers)."""
-
-    __slots__ = ("order_id", "price", "qty", "seq", "side")
-
-    def __init__(self, order_id: int, side: int, price: int, qty: int, seq: int) -> None:
-        self.order_id = order_id
-        self.side = side
-        self.price = price
-        self.qty = qty  # remaining
-        self.seq = seq  # arrival number: time priority within a level
+def _new_trade(maker_id: int, taker_id: int, price: int, qty: int) -> Trade:
+    trade = _new_object(Trade)
+    _set_maker_id(trade, maker_id)
+    _set_taker_id(trade, taker_id)
+    _set_price(trade, price)
+    _set_qty(trade, qty)
+    return trade
 
 
-class _Level:
-    """One price: its orders oldest first, keyed by id, and their total qty."""
+class _Level(OrderedDict):
+    """One price on one side: its resting orders, oldest first, and their total.
 
-    __slots__ = ("orders", "price", "total")
+    The level *is* its queue: an ``OrderedDict`` mapping order id -> remaining
+    qty in arrival order. It keeps insertion order in a linked list, so
+    appending at the back, reading and removing the front, and removing any
+    id from the middle are all O(1), and all done in C. A resting order needs
+    no object of its own: its id, its qty here, and its level (side and
+    price) in the book's id index say everything about it. Fewer objects per
+    order is most of what makes a pure-Python book fast: allocating one (and
+    having the garbage collector scan it later) costs more than the dict
+    operations around it.
+    """
 
-    def __init__(self, price: int) -> None:
-        self.price = price
-        self.total = 0
-        self.orders: OrderedDict[int, _Order] = OrderedDict()
+    __slots__ = ("price", "side", "total")  # set by _Side.add_level
 
 
 class _Side:
     """The levels of one side of the book.
 
-    ``keys`` holds ``sign * price`` for every level, ascending, with
-    ``sign`` +1 for bids and -1 for asks: the best price is then always at the
-    end of the list, so emptying the best level (what matching does) is a
-    ``pop()``. Adding or removing any other level shifts the list: O(L) in
-    the number of levels, a ``memmove`` that stays cheap at realistic depths.
+    ``levels`` maps price -> level; ``keys`` holds ``sign * price`` for every
+    level, ascending, with ``sign`` +1 for bids and -1 for asks: the best price
+    is then always at the end of the list, so emptying the best level (what
+    matching does) is a ``pop()``, and "does an incoming order cross this
+    level" is one comparison whichever the side: ``key >= sign * limit``.
+    Adding or removing any other level shifts the list: O(L) in the number of
+    levels, a ``memmove`` that stays cheap at realistic depths (a balanced
+    tree or a skip list would make it O(log L) with a much larger constant).
     """
 
     __slots__ = ("keys", "levels", "sign")
 
     def __init__(self, sign: int) -> None:
-        self.sign = sign
+        self.sign = sign  # also the side's code: BUY is +1, SELL is -1
         self.levels: dict[int, _Level] = {}
         self.keys: list[int] = []
 
     def best(self) -> _Level | None:
         return self.levels[self.sign * self.keys[-1]] if self.keys else None
 
-    def level_at(self, price: int) -> _Level:
-        level = self.levels.get(price)
-        if level is None:
-            level = self.levels[price] = _Level(price)
-            bisect.insort(self.keys, self.sign * price)
+    def add_level(self, price: int) -> _Level:
+        # No __init__ of our own: a class whose __init__ is Python code costs about
+        # twice as much to instantiate, and the thin book makes a level per order.
+        level = self.levels[price] = _Level()
+        level.side, level.price, level.total = self.sign, price, 0
+        bisect.insort(self.keys, self.sign * price)
         return level
 
     def remove_level(self, price: int) -> None:
@@ -184,9 +208,13 @@ class OrderBook:
         self.symbol = symbol
         self._bids = _Side(+1)
         self._asks = _Side(-1)
-        self._orders: dict[int, _Order] = {}
-        self._seq = 0  # arrival counter: time priority
-        self._count = dict.fromkeys(_COUNTERS, 0)
+        # The id index: order id -> (its level, its arrival number). The arrival
+        # number is only read by _check, to prove that every level is in FIFO order.
+        self._orders: dict[int, tuple[_Level, int]] = {}
+        self._seq = 0
+        # Counters are plain attributes, not a dict: one less lookup per update.
+        self._submitted = self._cancelled = self._modified = self._rejected = 0
+        self._fok_killed = self._trades = self._volume = 0
 
     # -- requests ------------------------------------------------------------
 
@@ -223,17 +251,24 @@ class OrderBook:
             >>> len(book)
             0
         """
-        self._check_new_id(order_id)
-        if side not in SIDE_CODES:
-            raise self._reject(f"side must be 'buy' or 'sell', got {side!r}")
-        if tif not in TIF_CODES:
-            raise self._reject(f"tif must be 'GTC', 'IOC' or 'FOK', got {tif!r}")
-        self._check_positive("qty", qty)
-        if price is not None:
-            self._check_positive("price", price)
-        self._count["submitted"] += 1
-        limit = None if price is None else int(price)
-        return self._match(int(order_id), SIDE_CODES[side], int(qty), limit, TIF_CODES[tif])
+        # The common case first, in one expression: built-in ints tested with
+        # `type(x) is int` (an exact-type check, several times cheaper than the
+        # isinstance/ABC test behind is_int). Anything else -- a numpy integer,
+        # a bad value -- takes _checked_submit, which runs every check in order
+        # and raises the first failure, or returns the values as plain ints.
+        if not (
+            type(order_id) is int
+            and type(qty) is int
+            and order_id >= 0
+            and qty > 0
+            and (price is None or (type(price) is int and price > 0))
+            and (side == "buy" or side == "sell")
+            and (tif == "GTC" or tif == "IOC" or tif == "FOK")
+            and order_id not in self._orders
+        ):
+            order_id, qty, price = self._checked_submit(order_id, side, qty, price, tif)
+        self._submitted += 1
+        return self._match(order_id, BUY if side == "buy" else SELL, qty, price, tif)
 
     def cancel(self, order_id: int) -> int:
         """Remove a resting order and return the quantity it still had.
@@ -248,10 +283,12 @@ class OrderBook:
             >>> book.cancel(7), len(book)
             (10, 0)
         """
-        order = self._resting(order_id)
-        self._remove(order)
-        self._count["cancelled"] += 1
-        return order.qty
+        if type(order_id) is not int or order_id not in self._orders:
+            self._resting(order_id)  # raises, unless it is a resting id as a numpy integer
+            order_id = int(order_id)
+        qty = self._remove(order_id)
+        self._cancelled += 1
+        return qty
 
     def modify(
         self, order_id: int, qty: int | None = None, price: int | None = None
@@ -283,23 +320,27 @@ class OrderBook:
             >>> book.order(2)
             RestingOrder(order_id=2, side='buy', price=101, qty=3)
         """
-        order = self._resting(order_id)
+        entry = self._orders.get(order_id) if type(order_id) is int else None
+        if entry is None:
+            entry = self._resting(order_id)
+            order_id = int(order_id)
         if qty is None and price is None:
             raise self._reject("nothing to modify: give qty and/or price")
         if qty is not None:
             self._check_positive("qty", qty)
         if price is not None:
             self._check_positive("price", price)
-        new_qty = order.qty if qty is None else int(qty)
-        new_price = order.price if price is None else int(price)
-        self._count["modified"] += 1
-        if new_price == order.price and new_qty <= order.qty:
-            level = self._side(order.side).levels[order.price]
-            level.total -= order.qty - new_qty
-            order.qty = new_qty
+        level = entry[0]
+        old_qty = level[order_id]
+        new_qty = old_qty if qty is None else int(qty)
+        new_price = level.price if price is None else int(price)
+        self._modified += 1
+        if new_price == level.price and new_qty <= old_qty:
+            level[order_id] = new_qty  # an existing key keeps its place: priority kept
+            level.total -= old_qty - new_qty
             return []
-        self._remove(order)
-        return self._match(order.order_id, order.side, new_qty, new_price, GTC)
+        self._remove(order_id)  # out of the book, then in again at the back of a level
+        return self._match(order_id, level.side, new_qty, new_price, "GTC")
 
     def process(self, ops: np.ndarray) -> tuple[np.ndarray, int]:
         """Apply an ops array (``OPS_DTYPE``) row by row through the API.
@@ -384,8 +425,12 @@ class OrderBook:
         """A copy of resting order ``order_id``, or ``None``. Runtime complexity: O(1)."""
         if not is_int(order_id):
             raise OrderRejected(f"order_id must be an integer, got {order_id!r}")
-        o = self._orders.get(int(order_id))
-        return None if o is None else RestingOrder(o.order_id, SIDE_NAMES[o.side], o.price, o.qty)
+        order_id = int(order_id)
+        entry = self._orders.get(order_id)
+        if entry is None:
+            return None
+        level = entry[0]
+        return RestingOrder(order_id, SIDE_NAMES[level.side], level.price, level[order_id])
 
     def orders(self) -> list[RestingOrder]:
         """Every resting order: bids then asks, best level first, FIFO within a level.
@@ -393,10 +438,10 @@ class OrderBook:
         Runtime complexity: O(n).
         """
         return [
-            RestingOrder(o.order_id, SIDE_NAMES[o.side], o.price, o.qty)
+            RestingOrder(order_id, SIDE_NAMES[level.side], level.price, qty)
             for side in (self._bids, self._asks)
             for level in side.best_first()
-            for o in level.orders.values()
+            for order_id, qty in level.items()
         ]
 
     def __len__(self) -> int:
@@ -408,8 +453,11 @@ class OrderBook:
 
     def stats(self) -> BookStats:
         """Counters and sizes as a frozen :class:`BookStats`. Runtime complexity: O(1)."""
-        n_bids, n_asks = len(self._bids.levels), len(self._asks.levels)
-        return BookStats(len(self._orders), n_bids, n_asks, **self._count)
+        return BookStats(
+            len(self._orders), len(self._bids.levels), len(self._asks.levels),
+            self._submitted, self._cancelled, self._modified, self._rejected,
+            self._fok_killed, self._trades, self._volume,
+        )  # fmt: skip
 
     def _check(self) -> None:
         """Assert every invariant of the book (tests call it after each operation)."""
@@ -419,16 +467,17 @@ class OrderBook:
             assert len(side.keys) == len(side.levels) == len(set(side.keys))
             for key in side.keys:
                 level = side.levels[side.sign * key]
-                assert level.price == side.sign * key
-                assert level.orders, f"empty level kept at {level.price}"
-                assert level.total == sum(o.qty for o in level.orders.values())
-                seqs = [o.seq for o in level.orders.values()]
-                assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "fifo broken"
-                for order_id, o in level.orders.items():
-                    assert o.order_id == order_id and self._orders.get(order_id) is o
-                    assert o.qty > 0 and o.price == level.price
-                    assert o.side == (BUY if side is self._bids else SELL)
+                assert level.price == side.sign * key and level.side == side.sign
+                assert level, f"empty level kept at {level.price}"
+                assert level.total == sum(level.values())
+                seqs = []
+                for order_id, qty in level.items():
+                    entry = self._orders.get(order_id)
+                    assert entry is not None and entry[0] is level, f"id index lost {order_id}"
+                    assert type(order_id) is int and type(qty) is int and qty > 0
+                    seqs.append(entry[1])
                     seen += 1
+                assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "fifo broken"
         assert seen == len(self._orders), "id index holds orders that are not in a level"
         bid, ask = self.best_bid(), self.best_ask()
         assert bid is None or ask is None or bid[0] < ask[0], f"crossed at rest: {bid} {ask}"
@@ -436,8 +485,24 @@ class OrderBook:
     # -- internals -----------------------------------------------------------
 
     def _reject(self, message: str) -> OrderRejected:
-        self._count["rejected"] += 1
+        self._rejected += 1
         return OrderRejected(message)
+
+    def _checked_submit(
+        self, order_id: object, side: object, qty: object, price: object, tif: object
+    ) -> tuple[int, int, int | None]:
+        """Every check of a submit, in order: raise the first failure, else plain ints."""
+        self._check_id(order_id)
+        if order_id in self._orders:
+            raise self._reject(f"order_id {order_id} is already resting")
+        if side not in SIDE_CODES:
+            raise self._reject(f"side must be 'buy' or 'sell', got {side!r}")
+        if tif not in TIF_CODES:
+            raise self._reject(f"tif must be 'GTC', 'IOC' or 'FOK', got {tif!r}")
+        self._check_positive("qty", qty)
+        if price is not None:
+            self._check_positive("price", price)
+        return int(order_id), int(qty), None if price is None else int(price)
 
     def _check_id(self, order_id: object) -> None:
         if not is_int(order_id):
@@ -445,17 +510,12 @@ class OrderBook:
         if order_id < 0:
             raise self._reject(f"order_id must be >= 0, got {order_id}")
 
-    def _check_new_id(self, order_id: object) -> None:
+    def _resting(self, order_id: object) -> tuple[_Level, int]:
         self._check_id(order_id)
-        if order_id in self._orders:
-            raise self._reject(f"order_id {order_id} is already resting")
-
-    def _resting(self, order_id: object) -> _Order:
-        self._check_id(order_id)
-        order = self._orders.get(order_id)
-        if order is None:
+        entry = self._orders.get(order_id)
+        if entry is None:
             raise self._reject(f"no resting order with order_id {order_id}")
-        return order
+        return entry
 
     def _check_positive(self, name: str, value: object) -> None:
         if not is_int(value):
@@ -463,64 +523,73 @@ class OrderBook:
         if value <= 0:
             raise self._reject(f"{name} must be > 0, got {value}")
 
-    def _side(self, side: int) -> _Side:
-        return self._bids if side == BUY else self._asks
+    def _remove(self, order_id: int) -> int:
+        """Take a resting order out of the book and return its qty. O(1), plus
+        O(L) if its level empties and is not the best."""
+        level = self._orders.pop(order_id)[0]
+        qty = level.pop(order_id)
+        level.total -= qty
+        if not level:
+            (self._bids if level.side == BUY else self._asks).remove_level(level.price)
+        return qty
 
-    def _remove(self, order: _Order) -> None:
-        side = self._side(order.side)
-        level = side.levels[order.price]
-        del level.orders[order.order_id]
-        level.total -= order.qty
-        if not level.orders:
-            side.remove_level(order.price)
-        del self._orders[order.order_id]
-
-    def _crosses(self, side: int, price: int | None, resting_price: int) -> bool:
-        """Would an incoming order on ``side`` at ``price`` trade at ``resting_price``?"""
-        if price is None:
-            return True
-        return price >= resting_price if side == BUY else price <= resting_price
-
-    def _available(self, side: int, price: int | None, wanted: int) -> int:
-        """Opposite quantity at prices ``price`` accepts, summed until ``wanted`` is reached."""
+    def _available(self, opposite: _Side, limit: float, wanted: int) -> int:
+        """Opposite quantity at levels ``limit`` crosses, summed until ``wanted`` is reached."""
         total = 0
-        for level in self._side(-side).best_first():
-            if total >= wanted or not self._crosses(side, price, level.price):
+        for key in reversed(opposite.keys):
+            if total >= wanted or key < limit:
                 break
-            total += level.total
+            total += opposite.levels[opposite.sign * key].total
         return total
 
     def _match(
-        self, taker_id: int, side: int, qty: int, price: int | None, tif: int
+        self, taker_id: int, side: int, qty: int, price: int | None, tif: str
     ) -> list[Trade]:
-        if tif == FOK and self._available(side, price, qty) < qty:
-            self._count["fok_killed"] += 1
+        """Trade an incoming order, then rest what is left of a GTC limit order.
+
+        ``side`` is the code ``BUY`` or ``SELL``: it is stored, with the level.
+        ``tif`` is still the validated string: it is only compared, twice.
+
+        The hot path of the book: locals instead of repeated attribute
+        lookups, no helper calls inside the fill loop.
+        """
+        own, opposite = (self._bids, self._asks) if side == BUY else (self._asks, self._bids)
+        # In key space (see _Side) the order crosses every level with key >= limit.
+        limit = _MARKET if price is None else opposite.sign * price
+        if tif == "FOK" and self._available(opposite, limit, qty) < qty:
+            self._fok_killed += 1
             return []
-        opposite = self._side(-side)
         trades: list[Trade] = []
-        while qty:
-            level = opposite.best()
-            if level is None or not self._crosses(side, price, level.price):
-                break
-            while qty and level.orders:
-                maker = next(iter(level.orders.values()))
-                fill = min(qty, maker.qty)
-                trades.append(Trade(maker.order_id, taker_id, level.price, fill))
-                qty -= fill
-                maker.qty -= fill
-                level.total -= fill
-                if maker.qty == 0:
-                    level.orders.popitem(last=False)
-                    del self._orders[maker.order_id]
-            if not level.orders:
-                opposite.remove_level(level.price)
-        self._count["trades"] += len(trades)
-        self._count["volume"] += sum(t.qty for t in trades)
-        if qty and price is not None and tif == GTC:
-            self._seq += 1
-            order = _Order(taker_id, side, price, qty, self._seq)
-            level = self._side(side).level_at(price)
-            level.orders[taker_id] = order
+        keys = opposite.keys
+        if keys and keys[-1] >= limit:
+            wanted = qty
+            levels, index, sign = opposite.levels, self._orders, opposite.sign
+            while qty and keys and keys[-1] >= limit:
+                level = levels[sign * keys[-1]]
+                while qty and level:
+                    maker_id = next(iter(level))  # the oldest order at the best price
+                    maker_qty = level[maker_id]
+                    if qty < maker_qty:  # partly filled: it keeps its place
+                        fill = qty
+                        level[maker_id] = maker_qty - qty
+                    else:  # filled: it leaves the book
+                        fill = maker_qty
+                        del level[maker_id]
+                        del index[maker_id]
+                    trades.append(_new_trade(maker_id, taker_id, level.price, fill))
+                    qty -= fill
+                    level.total -= fill
+                if not level:  # the best level emptied: the next one is now last
+                    del levels[level.price]
+                    keys.pop()
+            self._trades += len(trades)
+            self._volume += wanted - qty
+        if qty and price is not None and tif == "GTC":
+            level = own.levels.get(price)
+            if level is None:
+                level = own.add_level(price)
+            level[taker_id] = qty
             level.total += qty
-            self._orders[taker_id] = order
+            self._seq += 1
+            self._orders[taker_id] = (level, self._seq)
         return trades

@@ -294,17 +294,24 @@ class FastOrderBook:
         if not isinstance(ops, np.ndarray) or ops.dtype != OPS_DTYPE or ops.ndim != 1:
             raise ConfigError("ops must be a one-dimensional array of OPS_DTYPE")
         columns = [ops[name] for name in OPS_DTYPE.names]
-        trades = np.empty((len(ops) // 2 + len(self) + 64, 4), np.int64)
+        # The kernel writes rows of four int64 straight into the result's memory
+        # (a TRADES_DTYPE record is four int64), so nothing is converted or copied
+        # at the end: the array is only shrunk to the rows used, in place. It
+        # starts at one row per two ops, and doubles if an op might overflow it.
+        out = np.empty(len(ops) // 2 + len(self) + 64, TRADES_DTYPE)
         start = nt = rejected = 0
         while True:
-            start, nt, more = core.process(self._bk, *columns, start, trades, nt)
+            rows = out.view(np.int64).reshape(len(out), 4)
+            start, nt, more = core.process(self._bk, *columns, start, rows, nt)
             rejected += more
+            del rows  # the only other view of `out`: resize below needs none
             if start == len(ops):
                 break
-            bigger = np.empty((2 * len(trades) + len(self), 4), np.int64)
-            bigger[:nt] = trades[:nt]
-            trades = bigger
-        return trades[:nt].copy().view(TRADES_DTYPE).reshape(nt), int(rejected)
+            bigger = np.empty(2 * len(out) + len(self), TRADES_DTYPE)
+            bigger[:nt] = out[:nt]
+            out = bigger
+        out.resize(nt, refcheck=False)  # realloc: shrinking gives back memory without a copy
+        return out, int(rejected)
 
     # -- queries -------------------------------------------------------------
 
