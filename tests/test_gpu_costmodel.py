@@ -188,3 +188,16 @@ def test_bad_arguments_are_refused():
         KernelCost.for_kernel("sleep", 256)
     with pytest.raises(ConfigError, match="flops must be >= 0"):
         KernelCost("x", 1, 1, -1, 1)
+
+
+def test_the_seeds_unordered_launch_lets_the_kernel_start_before_its_input_lands():
+    # S002-21: the seed's kernel takes no stream, so nothing orders it after the copy in.
+    model, cost = CostModel(), KernelCost("k", 25_000, 25_000, 19_500_000, 0)  # 5 µs kernel
+    seed = {s.stage: s for s in model.timeline(cost, 1, 1, 1, ordered=False)}
+    ours = {s.stage: s for s in model.timeline(cost, 1, 1, 1)}
+    assert seed["kernel"].start_ns < seed["h2d"].end_ns  # reads the buffer before it arrives
+    assert seed["d2h"].start_ns < seed["kernel"].end_ns  # copies back before the kernel ends
+    assert ours["kernel"].start_ns >= ours["h2d"].end_ns
+    assert ours["d2h"].start_ns >= ours["kernel"].end_ns
+    # the sync waits for every stage either way
+    assert seed["sync"].start_ns == max(seed[k].end_ns for k in ("h2d", "kernel", "d2h"))

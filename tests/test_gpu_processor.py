@@ -8,7 +8,6 @@ asserts a wall-clock time.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -21,6 +20,10 @@ from rtkit.gpu._device import PARALLEL_MIN_FLOPS, BatchRunner, warm_up_until_ste
 from rtkit.gpu.kernels import BATCH_KERNELS, validate
 from rtkit.gpu.processor import WarmupPolicy, allowed_task_elems
 from rtkit.gpu.scenarios import Scenario, run_scenario
+
+needs_sim = pytest.mark.skipif(
+    backend() != "cudasim", reason="needs numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
+)
 
 FAR = 10**12  # a deadline no test run reaches
 
@@ -189,22 +192,29 @@ def test_batch_timeout_fills_batches_and_streams_share_the_work():
     assert s.h2d_ns > 0 and s.kernel_ns > 0 and s.d2h_ns > 0
 
 
-def test_a_failing_batch_is_counted_as_failed_not_as_latency(monkeypatch):
-    p = LowLatencyProcessor("vector_add", 8, batch_size=2, backend="cpu")
+@pytest.mark.parametrize("backend_name", ["cudasim", "cpu"])
+def test_a_failed_stream_sync_fails_its_batch_counted_not_as_latency(backend_name):
+    # S002-26: async errors surface at the stream's synchronise; the seed ignored its result.
+    if backend_name == "cudasim" and backend() != "cudasim":
+        pytest.skip("needs numba's CUDA simulator")
+    p = LowLatencyProcessor("vector_add", 8, batch_size=2, streams=2, backend=backend_name,
+                            warmup=WarmupPolicy(samples=5))  # fmt: skip
     p.start()
-
-    def broken(stream, rows):
-        raise RuntimeError("illegal address")
-
-    monkeypatch.setattr(p._runner, "run_batch", broken)
+    p.inject_fault(0, "illegal memory access")
     now = p.clock.now_ns()
-    for _ in range(3):
-        p.submit(np.ones(8, np.float32), deadline_ns=now + FAR)
+    for _ in range(6):
+        p.submit(np.ones(8, np.float32), deadline_ns=now + FAR, arrival_ns=now)
     results = p.run()
     p._check()
-    assert [r.outcome for r in results] == ["failed"] * 3
-    assert "illegal address" in results[0].reason
-    assert p.stats().failed == 3 and p.latency.count == 0
+    failed = [r for r in results if r.outcome == "failed"]
+    assert len(failed) == 2 and {r.stream for r in failed} == {0}  # the batch on stream 0
+    assert all("illegal memory access" in r.reason and r.latency_ns is None for r in failed)
+    s = p.stats()
+    assert (s.failed, s.completed, s.in_flight, p.latency.count) == (2, 4, 0, 4)
+    assert all(r.output.tolist() == [2.0] * 4 for r in results if r.outcome == "completed")
+    with pytest.raises(ConfigError, match=r"stream must be 0\.\.1"):
+        p.inject_fault(2)
+    p.close()
 
 
 # -- the kernel cache ---------------------------------------------------------------
@@ -235,6 +245,22 @@ def test_kernel_cache_compiles_once_per_key_and_times_the_compile():
     cache._check()
 
 
+def test_a_compile_that_raises_leaves_the_cache_unchanged():
+    cache = KernelCache(clock=VirtualClock())
+    cache.get("k", lambda sig: "ok", "f4", None)
+
+    def broken(sig):
+        raise RuntimeError("ptxas: too much shared data")
+
+    before = cache.stats()
+    with pytest.raises(RuntimeError, match="too much shared data"):
+        cache.get("k", broken, "f8", None)
+    cache._check()  # still one entry per miss: the failed compile was not counted
+    assert cache.stats() == before and ("k", "f8", None) not in cache
+    assert cache.get("k", lambda sig: "now it compiles", "f8", None).compiled == "now it compiles"
+    cache._check()
+
+
 # -- the seed's scenarios -------------------------------------------------------------
 
 
@@ -246,6 +272,8 @@ def test_seed_scenarios_are_modelled_deterministic_and_account_for_every_task():
         assert a.completed + a.rejected == a.tasks == scenario.tasks
         assert a.p50_ns <= a.p95_ns <= a.p99_ns and a.max_ns <= scenario.deadline_ns + 1
         assert a.throughput_per_s > 0
+        row = a.row()  # offered and completed both shown: the percentiles' n is the latter
+        assert f"offered={a.tasks} " in row and f"completed={a.completed} " in row
 
 
 def test_an_overloaded_stream_sheds_load_instead_of_missing_deadlines():
@@ -303,16 +331,49 @@ def test_warm_up_is_bounded_and_says_when_it_never_settled():
 
 @pytest.fixture
 def scripted_runner(monkeypatch):
-    """Make measured mode's batches take scripted durations on the processor's clock."""
-    script = {"times": iter(())}
+    """Measured mode's batches take scripted durations on the processor's clock, as on a GPU.
 
-    def run_batch(self, stream, rows):
+    ``submit`` returns at once; a batch runs on one engine after the batches
+    submitted before it (on any stream); ``poll`` says whether it is done by
+    now; ``sync`` waits for it. ``log`` records every submit and sync.
+    """
+    script = {"times": iter(()), "log": []}
+    original_allocate = BatchRunner.allocate
+
+    def allocate(self):
+        original_allocate(self)
+        self.synchronous = False  # the CPU back end's buffers, driven asynchronously
+        self.engine_free = 0
+
+    def submit(self, stream, rows):
+        buf = self.buffers[stream]
+        assert buf["pending"] is None, "buffers reused before their sync"
         d = next(script["times"])
-        self.clock.advance(d)
-        out = np.zeros((len(rows), self.out_elems), np.float32)
-        return {"h2d": d // 4, "kernel": d // 2, "d2h": d - d // 4 - d // 2}, out
+        start = max(self.clock.now_ns(), self.engine_free)
+        self.engine_free = start + d
+        times = (start, start + d // 4, start + d // 4 + d // 2, start + d)
+        buf["pending"] = {"n": len(rows), "times": times, "done_ns": start + d}
+        script["log"].append(("submit", stream, self.clock.now_ns()))
 
-    monkeypatch.setattr(BatchRunner, "run_batch", run_batch)
+    def poll(self, stream):
+        pending = self.buffers[stream]["pending"]
+        if pending is None or self.clock.now_ns() < pending["done_ns"]:
+            return None
+        return pending["done_ns"]
+
+    def sync(self, stream):
+        pending = self.buffers[stream]["pending"]
+        self.buffers[stream]["pending"] = None
+        self.clock.sleep_until(max(self.clock.now_ns(), pending["done_ns"]))
+        script["log"].append(("sync", stream, self.clock.now_ns()))
+        t = pending["times"]
+        stages = {"h2d": t[1] - t[0], "kernel": t[2] - t[1], "d2h": t[3] - t[2]}
+        return stages, np.zeros((pending["n"], self.out_elems), np.float32), pending["done_ns"]
+
+    monkeypatch.setattr(BatchRunner, "allocate", allocate)
+    monkeypatch.setattr(BatchRunner, "submit", submit)
+    monkeypatch.setattr(BatchRunner, "poll", poll)
+    monkeypatch.setattr(BatchRunner, "sync", sync)
     return script
 
 
@@ -349,7 +410,7 @@ def test_measured_wcet_is_a_percentile_of_steady_batches_plus_margin_not_the_fir
 def test_batches_above_the_wcet_are_counted_as_overruns_and_misses(scripted_runner):
     scripted_runner["times"] = iter([50_000] + [5_000] * 200)
     clock = VirtualClock()
-    p = LowLatencyProcessor("vector_add", 8, batch_size=1, streams=2, clock=clock,
+    p = LowLatencyProcessor("vector_add", 8, batch_size=1, streams=1, clock=clock,
                             backend="cpu", warmup=WarmupPolicy(samples=50))  # fmt: skip
     p.start()
     scripted_runner["times"] = iter([5_000, 2_000_000, 5_000])  # the run's batches
@@ -468,7 +529,7 @@ def test_scenarios_run_measured_on_the_cpu_backend(arrivals):
 # -- streams in measured mode ----------------------------------------------------------------
 
 
-def test_measured_mode_rotates_buffer_sets_allocated_once_and_never_overlaps_batches(
+def test_measured_mode_overlaps_streams_and_syncs_a_stream_only_before_reusing_it(
     scripted_runner,
 ):
     scripted_runner["times"] = iter([7_000] * 1_000)
@@ -477,22 +538,115 @@ def test_measured_mode_rotates_buffer_sets_allocated_once_and_never_overlaps_bat
                             backend="cpu", warmup=WarmupPolicy(samples=10))  # fmt: skip
     p.start()
     buffers = [id(b["host_in"]) for b in p._runner.buffers]
+    scripted_runner["log"].clear()
     now = clock.now_ns()
     for k in range(12):  # deadlines in reverse arrival order: EDF must reorder them
         p.submit(np.ones(8, np.float32), deadline_ns=now + 10**9 - k, arrival_ns=now)
     results = p.run()
     p._check()
     assert [id(b["host_in"]) for b in p._runner.buffers] == buffers  # allocated once
-    assert [r.task_id for r in results] == list(range(11, -1, -1))  # earliest deadline first
+    assert p.stats().buffer_allocations == 4 * 3
     by_batch = {}
     for r in results:
-        by_batch.setdefault(r.batch_id, set()).add((r.stream, r.completion_ns))
-    streams = [next(iter(v))[0] for _, v in sorted(by_batch.items())]
-    assert streams == [0, 1, 2, 0, 1, 2]  # every batch finds all buffers free: they rotate
-    done = [next(iter(v))[1] for _, v in sorted(by_batch.items())]
-    assert all(b - a >= 7_000 for a, b in itertools.pairwise(done))  # one at a time
+        by_batch.setdefault(r.batch_id, []).append(r)
+    # earliest deadline first, batch by batch
+    assert [r.task_id for b in sorted(by_batch) for r in by_batch[b]] == list(range(11, -1, -1))
+    streams = [by_batch[b][0].stream for b in sorted(by_batch)]
+    assert streams == [0, 1, 2, 0, 1, 2]
+    log = scripted_runner["log"]
+    # three batches go out before anything is synced: the streams overlap
+    assert [e[:2] for e in log[:3]] == [("submit", 0), ("submit", 1), ("submit", 2)]
+    held = set()
+    for event, stream, _ in log:  # a stream is submitted to again only after its sync
+        assert (event == "submit") != (stream in held), log
+        (held.add if event == "submit" else held.discard)(stream)
+    assert not held  # drained at the end
+    done = sorted(r.completion_ns for r in results)
+    assert done[-1] - now == 6 * 7_000  # one engine, back to back: no gaps between batches
     s = p.stats()
-    assert s.h2d_ns + s.kernel_ns + s.d2h_ns == 6 * 7_000  # stages add up: no overlap
+    assert s.max_in_flight_batches == 3 and s.in_flight == 0 and s.completed == 12
+    assert s.h2d_ns + s.kernel_ns + s.d2h_ns == 6 * 7_000
+
+
+def test_measured_admission_budgets_the_batches_still_running_on_other_streams(
+    scripted_runner,
+):
+    scripted_runner["times"] = iter([10_000] * 400)
+    clock = VirtualClock()
+    p = LowLatencyProcessor("vector_add", 8, batch_size=1, streams=2, clock=clock,
+                            backend="cpu", wcet_ns=10_000,
+                            warmup=WarmupPolicy(samples=5))  # fmt: skip
+    p.start()
+    now = clock.now_ns()
+    p.submit(np.ones(8, np.float32), deadline_ns=now + 10_000, arrival_ns=now)  # alone: fits
+    p.submit(np.ones(8, np.float32), deadline_ns=now + 15_000, arrival_ns=now)  # 2 x wcet: no
+    p.submit(np.ones(8, np.float32), deadline_ns=now + 20_000, arrival_ns=now)  # 2 x wcet: fits
+    results = p.run()
+    p._check()
+    outcome = {r.task_id: (r.outcome, r.reason, r.missed) for r in results}
+    assert outcome == {
+        0: ("completed", "", False),
+        1: ("rejected", "infeasible", False),
+        2: ("completed", "", False),
+    }
+    assert {r.task_id: r.completion_ns - now for r in results if r.outcome == "completed"} == {
+        0: 10_000,
+        2: 20_000,  # queued behind task 0 on the one engine, as budgeted
+    }
+
+
+@needs_sim
+def test_cudasim_defers_syncs_and_copies_only_the_rows_in_use():
+    p = LowLatencyProcessor("vector_add", 8, batch_size=4, streams=2, backend="cudasim",
+                            warmup=WarmupPolicy(k=1, min_batches=1, samples=2))  # fmt: skip
+    p.start()
+    runner = p._runner
+    calls = []
+    for name in ("submit", "sync"):
+        method = getattr(runner, name)
+
+        def spy(stream, *args, _name=name, _method=method):
+            calls.append((_name, stream))
+            return _method(stream, *args)
+
+        setattr(runner, name, spy)
+    rng = np.random.default_rng(11)
+    now = p.clock.now_ns()
+    data = {}
+    for k in range(10):  # a burst: batches of 4, 4 and 2
+        x = rng.standard_normal(8).astype(np.float32)
+        data[p.submit(x, deadline_ns=now + FAR - k, arrival_ns=now)] = x
+    results = p.run()
+    p._check()
+    assert calls == [("submit", 0), ("submit", 1), ("sync", 0), ("submit", 0), ("sync", 1),
+                     ("sync", 0)]  # fmt: skip
+    ref = BATCH_KERNELS["vector_add"].reference
+    for r in results:
+        validate(r.output, ref(data[r.task_id][None, :])[0])
+    assert [r.task_id for r in results] == list(range(9, -1, -1))  # EDF, in batch order
+    assert p.stats().max_in_flight_batches == 2
+    buf = runner.buffers[0]  # a one-row batch copies one row each way, not batch_size rows
+    buf["host_in"][:] = 7.0
+    buf["dev_in"].copy_to_device(np.zeros((4, 8), np.float32))
+    buf["host_out"][:] = -1.0
+    runner.submit(0, [np.ones(8, np.float32)])
+    _, out, _ = runner.sync(0)
+    assert out.tolist() == [[2.0] * 4]
+    assert (buf["dev_in"].copy_to_host()[1:] == 0).all() and (buf["host_out"][1:] == -1).all()
+    p.close()
+
+
+def test_the_cpu_backend_stays_synchronous():
+    p = LowLatencyProcessor("vector_add", 8, batch_size=1, streams=2, backend="cpu",
+                            warmup=WarmupPolicy(samples=5))  # fmt: skip
+    p.start()
+    now = p.clock.now_ns()
+    for _ in range(4):
+        p.submit(np.ones(8, np.float32), deadline_ns=now + FAR, arrival_ns=now)
+    p.run()
+    p._check()
+    assert p._runner.synchronous and p.stats().max_in_flight_batches == 1
+    p.close()
 
 
 class _TickingClock(VirtualClock):

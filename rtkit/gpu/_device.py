@@ -4,8 +4,10 @@ One :class:`BatchRunner` owns, per stream, a buffer set allocated once at
 start: host input/output buffers (page-locked with ``cuda.pinned_array`` on a
 real GPU: DMA needs pinned pages, and allocating them per task is slow and
 serialises streams, S002-30) and device input/output buffers. A batch is
-packed into the stream's host input, copied in, run, copied out and
-synchronised, all on that stream, so CUDA orders the three (S002-21).
+packed into the stream's host input, copied in, run and copied out, all on
+that stream, so CUDA orders the three (S002-21); it is synchronised later,
+before the stream's buffers are reused, so batches on different streams
+overlap (see :class:`BatchRunner`).
 
 Stage timing: CUDA events recorded on the stream around each stage on a
 real GPU (host clocks around async calls would time the enqueueing, not the
@@ -209,9 +211,30 @@ def warm_up_until_steady(
 class BatchRunner:
     """Buffers and kernel launches for one processor in measured mode.
 
+    A batch is :meth:`submit`-ted to a stream (packed, copied in, launched,
+    copied out: all enqueued on that stream, none waited for) and later
+    :meth:`sync`-ed, which waits for the stream, surfaces any asynchronous
+    error (S002-26) and hands back the output rows. The caller must sync a
+    stream before submitting to it again (its buffers are in use until
+    then); :meth:`poll` says, without blocking, whether a stream's batch is
+    known to be done and since when.
+
+    Where the work really runs asynchronously differs by back end:
+
+    * ``"cuda"``: copies and kernel are asynchronous on the stream; an event
+      recorded after the copy out marks completion, and :meth:`poll` queries
+      it. Stages are timed with events.
+    * ``"cudasim"``: the same calls, but the simulator executes each one
+      before it returns: the batch is done when :meth:`submit` returns, and
+      :meth:`sync` is the real ``stream.synchronize()`` call.
+    * ``"cpu"``: synchronous (:attr:`synchronous` is True): :meth:`submit`
+      does the whole batch, there is nothing to overlap, and the processor
+      syncs at once.
+
     ``parallel`` (CPU back end only) picks numba's parallel loop or its
     serial compilation; None picks by the batch's work against
-    :data:`PARALLEL_MIN_FLOPS`.
+    :data:`PARALLEL_MIN_FLOPS`. ``allocations`` counts the arrays this
+    runner ever allocated: four per stream, all in :meth:`allocate`.
     """
 
     def __init__(
@@ -235,6 +258,8 @@ class BatchRunner:
         self.clock = clock
         self.cache = cache
         self.pinned = False
+        self.synchronous = backend == "cpu"
+        self.allocations = 0
         self.buffers: list[dict[str, Any]] = []
         if backend != "cpu":
             self.parallel: bool | None = None
@@ -245,6 +270,8 @@ class BatchRunner:
 
     def allocate(self) -> None:
         """Allocate every stream's buffer set (once)."""
+        if self.buffers:
+            raise ConfigError("buffers are allocated once, at start")
         k, n_in, n_out = self.batch_size, self.task_elems, self.out_elems
         if self.backend == "cpu":
             for _ in range(self.n_streams):
@@ -254,8 +281,11 @@ class BatchRunner:
                         "host_out": np.zeros((k, n_out), np.float32),
                         "dev_in": np.zeros((k, n_in), np.float32),
                         "dev_out": np.zeros((k, n_out), np.float32),
+                        "pending": None,
+                        "fault": None,
                     }
                 )
+                self.allocations += 4
             return
         from numba import cuda
 
@@ -271,8 +301,11 @@ class BatchRunner:
                     "dev_in": cuda.device_array((k, n_in), np.float32, stream=s),
                     "dev_out": cuda.device_array((k, n_out), np.float32, stream=s),
                     "events": [cuda.event() for _ in range(4)] if self.pinned else None,
+                    "pending": None,
+                    "fault": None,
                 }
             )
+            self.allocations += 4
 
     def release(self) -> None:
         """Drop the buffers (numba frees device and pinned memory when they are collected)."""
@@ -313,10 +346,32 @@ class BatchRunner:
 
         return compile_ns, warm_up_until_steady(time_batch, policy, self.clock)
 
-    def run_batch(self, stream: int, rows: list[np.ndarray]) -> tuple[dict[str, int], np.ndarray]:
-        """Pack, copy in, launch, copy out, sync; return stage times (ns) and the output rows."""
+    def inject_fault(self, stream: int, message: str) -> None:
+        """Make the next :meth:`sync` of ``stream`` fail, as an asynchronous kernel error would.
+
+        On a GPU an illegal address or a failed copy is reported by the
+        stream's next synchronise, not by the launch (S002-26); this puts
+        such an error there, for tests and for the lesson.
+        """
+        self.buffers[stream]["fault"] = str(message)
+
+    def busy(self, stream: int) -> bool:
+        """Whether ``stream`` holds a submitted batch that has not been synced."""
+        return self.buffers[stream]["pending"] is not None
+
+    def submit(self, stream: int, rows: list[np.ndarray]) -> None:
+        """Pack ``rows`` and enqueue copy in, kernel and copy out on ``stream`` (no wait).
+
+        Copies move only the ``len(rows)`` rows in use, not the whole
+        ``batch_size`` buffers. Raises ConfigError if the stream's previous
+        batch has not been synced (its buffers are still in use).
+        """
         buf = self.buffers[stream]
+        if buf["pending"] is not None:
+            raise ConfigError(f"stream {stream} still holds a batch: sync it before reuse")
         n = len(rows)
+        if not 1 <= n <= self.batch_size:
+            raise ConfigError(f"a batch has 1..{self.batch_size} rows, got {n}")
         host_in, host_out = buf["host_in"], buf["host_out"]
         for r, row in enumerate(rows):
             host_in[r] = row
@@ -330,14 +385,15 @@ class BatchRunner:
             t2 = clock.now_ns()
             np.copyto(host_out[:n], buf["dev_out"][:n])
             t3 = clock.now_ns()
-            return dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2), strict=True)), host_out[:n]
+            buf["pending"] = {"n": n, "times": (t0, t1, t2, t3), "done_ns": t3}
+            return
         s = buf["stream"]
         events = buf["events"]
         args = self.kernel.extra_args(self.task_elems)
         t0 = clock.now_ns()
         if events:
             events[0].record(s)
-        buf["dev_in"].copy_to_device(host_in, stream=s)
+        buf["dev_in"][:n].copy_to_device(host_in[:n], stream=s)  # only the rows in use
         if events:
             events[1].record(s)
         t1 = clock.now_ns()
@@ -346,15 +402,57 @@ class BatchRunner:
         if events:
             events[2].record(s)
         t2 = clock.now_ns()
-        buf["dev_out"].copy_to_host(host_out, stream=s)
+        buf["dev_out"][:n].copy_to_host(host_out[:n], stream=s)
         if events:
             events[3].record(s)
-        s.synchronize()  # async copy and kernel errors surface here (S002-26)
         t3 = clock.now_ns()
+        # The simulator has run every call by the time it returns: done now. A GPU: unknown.
+        buf["pending"] = {"n": n, "times": (t0, t1, t2, t3), "done_ns": None if events else t3}
+
+    def poll(self, stream: int) -> int | None:
+        """When ``stream``'s submitted batch is known to have finished, or None (no blocking)."""
+        pending = self.buffers[stream]["pending"]
+        if pending is None:
+            return None
+        done_event = self.buffers[stream]["events"]
+        if pending["done_ns"] is None and done_event[3].query():  # pragma: no cover - a GPU
+            pending["done_ns"] = self.clock.now_ns()
+        return pending["done_ns"]
+
+    def sync(self, stream: int) -> tuple[dict[str, int], np.ndarray, int]:
+        """Wait for ``stream``; return stage times (ns), the output rows and the completion time.
+
+        Asynchronous copy and kernel errors surface here (S002-26) and are
+        raised; the stream's buffers are free again either way.
+        """
+        buf = self.buffers[stream]
+        pending = buf["pending"]
+        if pending is None:
+            raise ConfigError(f"stream {stream} holds no batch to sync")
+        buf["pending"] = None
+        if not self.synchronous:
+            buf["stream"].synchronize()  # async copy and kernel errors surface here
+        fault, buf["fault"] = buf["fault"], None
+        if fault is not None:
+            raise RuntimeError(f"stream {stream}: {fault}")
+        done = pending["done_ns"]
+        if done is None:  # pragma: no cover - needs a GPU
+            done = self.clock.now_ns()
+        n = pending["n"]
+        events = buf.get("events")
         if events:  # pragma: no cover - needs a GPU
             ms = [events[i].elapsed_time(events[i + 1]) for i in range(3)]
-            return dict(zip(STAGES, (int(m * 1e6) for m in ms), strict=True)), host_out[:n]
-        return dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2), strict=True)), host_out[:n]
+            stages = dict(zip(STAGES, (int(m * 1e6) for m in ms), strict=True))
+        else:
+            t = pending["times"]
+            stages = dict(zip(STAGES, (t[1] - t[0], t[2] - t[1], t[3] - t[2]), strict=True))
+        return stages, buf["host_out"][:n], done
+
+    def run_batch(self, stream: int, rows: list[np.ndarray]) -> tuple[dict[str, int], np.ndarray]:
+        """Submit and sync at once: stage times (ns) and the output rows (warm-up uses this)."""
+        self.submit(stream, rows)
+        stages, out, _ = self.sync(stream)
+        return stages, out
 
 
 def _compile_cpu(func: Any, variant: str) -> Any:

@@ -91,21 +91,23 @@ class KernelCache:
 
         ``compile_fn(signature)`` returns the compiled object. On a hit
         ``compile_fn`` is not called (it may be None). A miss with no
-        ``compile_fn`` is a :class:`~rtkit.errors.ConfigError`.
+        ``compile_fn`` is a :class:`~rtkit.errors.ConfigError`; a
+        ``compile_fn`` that raises propagates its error. Either way the
+        cache is left unchanged: a lookup is counted only once it succeeds.
         """
         key = (kernel, signature, launch)
-        self._lookups += 1
         entry = self._entries.get(key)
         if entry is not None:
+            self._lookups += 1
             self._hits += 1
             return entry
-        if compile_fn is None:
-            self._lookups -= 1  # a refused call changes nothing
+        if compile_fn is None:  # a refused call changes nothing
             raise ConfigError(f"kernel {kernel!r} is not cached for {signature!r}, {launch!r}")
         t0 = self.clock.now_ns()
-        compiled = compile_fn(signature)
+        compiled = compile_fn(signature)  # if this raises, nothing has been counted
         entry = CacheEntry(key, compiled, self.clock.now_ns() - t0)
         self._entries[key] = entry
+        self._lookups += 1
         return entry
 
     def __contains__(self, key: object) -> bool:

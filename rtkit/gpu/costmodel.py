@@ -20,28 +20,50 @@ The kernel term is a roofline: compute-bound or memory-bound, whichever is
 slower. With ``n`` streams and two copy engines, H2D of one batch, the
 kernel of another and D2H of a third overlap; :func:`timeline` schedules it.
 
-Default parameters (an A100-class GPU on PCIe 4.0 x16) and their sources:
+Default parameters (an A100-class GPU on PCIe 4.0 x16), with their sources
+or, where no published figure could be found, labelled **assumption**
+together with how to measure the value on a real machine:
 
 =====================  =========  ================================================
 parameter              default    source / basis
 =====================  =========  ================================================
-``launch_ns``          4 000      NVIDIA Technical Blog, "Getting Started with
-                                  CUDA Graphs" (A. Gray, 2019): launch overhead of a
-                                  few µs per kernel dominates short kernels.
-``sync_ns``            5 000      same blog: synchronising after each kernel adds
-                                  several µs per kernel (an estimate).
+``launch_ns``          4 000      published launch overheads of a few µs: about
+                                  4-6 µs of driver and runtime calls per kernel
+                                  submission, measured on an RTX 5070 Ti with
+                                  CUDA 13 ("pegainfer (3): From Launch Overhead to
+                                  CUDA Graph", susun-blog.com); NVIDIA's "Getting
+                                  Started with CUDA Graphs" (A. Gray, 2019)
+                                  describes the same per-kernel overhead. For an
+                                  A100 it is an **assumption**; measure it with an
+                                  empty kernel launched in a loop and timed with
+                                  CUDA events, or with nvbench.
+``sync_ns``            5 000      **assumption**: a stream synchronise as the
+                                  host sees it. Measure: empty kernels in a loop
+                                  with and without a sync after each.
 ``pinned_gbps``        25.0       PCIe 4.0 x16 is 16 GT/s × 16 lanes × 128/130 / 8
-                                  = 31.5 GB/s per direction (PCI-SIG); pinned DMA
-                                  reaches about 80 % of it in bandwidthTest runs.
-``pageable_gbps``      12.0       CUDA C++ Best Practices Guide, "Pinned Memory":
-                                  pinned transfers attain the highest bandwidth;
-                                  pageable copies are staged through a pinned
-                                  buffer, roughly halving it (varies by host).
-``copy_latency_ns``    3 000      fixed cost per pinned async copy (API + DMA
-                                  set-up); bandwidthTest's shmoo shows small copies
-                                  far below peak, i.e. a few µs each (estimate).
-``pageable_extra_ns``  3 000      extra fixed cost of a pageable copy: the staging
-                                  memcpy and its synchronisation (estimate).
+                                  = 31.5 GB/s per direction (PCI-SIG). Pinned DMA
+                                  reaches most of a link's peak: "greater than
+                                  5 GBps" on PCIe x16 Gen2 (peak 8 GB/s), CUDA C
+                                  Best Practices Guide, "Pinned Memory". 25 GB/s
+                                  (79 % of 31.5) is an **assumption** in that
+                                  range; measure with ``bandwidthTest
+                                  --memory=pinned``.
+``pageable_gbps``      12.0       **assumption**: pageable copies are staged
+                                  through a pinned buffer (NVIDIA Technical Blog,
+                                  "How to Optimize Data Transfers in CUDA C/C++",
+                                  M. Harris, 2012: "higher bandwidth is possible
+                                  ... when using page-locked memory"); how much
+                                  lower varies by host. Measure with
+                                  ``bandwidthTest --memory=pageable``.
+``copy_latency_ns``    3 000      **assumption**: fixed cost per pinned async copy
+                                  (API call and DMA set-up). The same blog:
+                                  "batching many small transfers into one larger
+                                  transfer performs much better because it
+                                  eliminates most of the per-transfer overhead".
+                                  Measure with ``bandwidthTest --mode=shmoo``
+                                  (time of the smallest copies) or nvbench.
+``pageable_extra_ns``  3 000      **assumption**: extra fixed cost of a pageable
+                                  copy (staging); measured as ``copy_latency_ns``.
 ``peak_gflops``        19 500     NVIDIA A100 datasheet: 19.5 TFLOPS FP32.
 ``device_gbps``        1 555      NVIDIA A100 40 GB datasheet: 1 555 GB/s HBM2.
 ``copy_engines``       2          CUDA C++ Programming Guide, "Concurrent Data
@@ -49,10 +71,14 @@ parameter              default    source / basis
                                   both directions overlap each other and kernels.
 =====================  =========  ================================================
 
-The estimates are the ones to change first: the dashboard exposes them.
+The assumptions are the ones to change first: the dashboard exposes them.
 The CUDA C++ Best Practices Guide's own example of the host–device gap
 (16 GB/s PCIe 3.0 x16 against 898 GB/s of V100 device memory) is why
 batching small transfers pays.
+
+One more **assumption**: :class:`PipelineState` counts ``launch_ns`` as
+compute-engine time; on a GPU a launch is host work that can overlap the
+previous kernel, so the model's "compute engine busy" is an upper bound.
 
 Invariant: every duration is a non-negative integer number of nanoseconds;
 every result has ``label == "modelled"``. Runtime complexity: O(1) per
@@ -373,8 +399,13 @@ class CostModel:
         n_batches: int,
         streams: int,
         pinned: bool = True,
+        ordered: bool = True,
     ) -> list[Segment]:
         """Schedule ``n_batches`` back-to-back batches over ``streams`` streams (Gantt data).
+
+        ``ordered=False`` schedules seed 002's unordered kernel launch
+        (S002-21, see :meth:`PipelineState.schedule`): its kernels start
+        before their input has arrived.
 
         Batch ``i`` goes to stream ``i % streams``. A stage starts when the
         batch's previous stage is done, its engine is free (one H2D and one
@@ -387,13 +418,15 @@ class CostModel:
             >>> m, c = CostModel(), KernelCost("k", 25_000, 25_000, 0, 0)
             >>> [(s.stage, s.start_ns, s.end_ns) for s in m.timeline(c, 1, 1, 1)]
             [('h2d', 0, 4000), ('kernel', 4000, 8000), ('d2h', 8000, 12000), ('sync', 12000, 17000)]
+            >>> [(s.stage, s.start_ns) for s in m.timeline(c, 1, 1, 1, ordered=False)][:3]
+            [('h2d', 0), ('kernel', 0), ('d2h', 4000)]
         """
         n_batches = check_int("n_batches", n_batches, minimum=1)
         state = PipelineState(self, streams)
         b = self.breakdown(cost, batch, pinned)
         segments: list[Segment] = []
         for i in range(n_batches):
-            segments.extend(state.schedule(i % streams, 0, b, batch_index=i))
+            segments.extend(state.schedule(i % streams, 0, b, batch_index=i, ordered=ordered))
         return segments
 
 
@@ -418,22 +451,41 @@ class PipelineState:
         self.engine_free = {"h2d": 0, "kernel": 0, "d2h": 0}
 
     def schedule(
-        self, stream: int, ready_ns: int, b: Breakdown, batch_index: int = 0
+        self,
+        stream: int,
+        ready_ns: int,
+        b: Breakdown,
+        batch_index: int = 0,
+        ordered: bool = True,
     ) -> list[Segment]:
-        """Place one batch on ``stream``, no earlier than ``ready_ns``; return its segments."""
+        """Place one batch on ``stream``, no earlier than ``ready_ns``; return its segments.
+
+        ``ordered`` (the default, rtkit's way): copy in, kernel and copy out
+        on one stream, each stage after the previous one. ``ordered=False``
+        is seed 002's ordering (S002-21): the copies on ``stream`` but the
+        kernel on no stream at all, so nothing makes the kernel wait for the
+        copy in, or the copy out for the kernel: each starts as soon as its
+        engine is free.
+        """
         d2h_engine = "d2h" if self.model.copy_engines == 2 else "h2d"
-        start = max(ready_ns, self.stream_free[stream], self.engine_free["h2d"])
+        first = max(ready_ns, self.stream_free[stream], self.engine_free["h2d"])
+        start = first
         segments = []
         for stage, engine, duration in (
             ("h2d", "h2d", b.h2d_ns),
             ("kernel", "kernel", b.kernel_ns),
             ("d2h", d2h_engine, b.d2h_ns),
         ):
+            if not ordered and stage == "kernel":
+                start = first  # launched on another stream: it does not wait for the copy
+            elif not ordered and stage == "d2h":
+                start = segments[0].end_ns  # same stream as the copy in, not the kernel
             start = max(start, self.engine_free[engine])
             end = start + duration
             self.engine_free[engine] = end
             segments.append(Segment(stream, batch_index, stage, start, end))
             start = end
+        start = max(seg.end_ns for seg in segments)
         done = start + b.sync_ns
         segments.append(Segment(stream, batch_index, "sync", start, done))
         self.stream_free[stream] = done

@@ -10,8 +10,9 @@ GPU code in rtkit runs in three places (DESIGN convention 7):
   so only small grids are practical. Tests use it to check that a kernel is
   *correct* on a machine without a GPU; it says nothing about how fast the
   kernel would be.
-* ``"cpu"``: no GPU and no simulator. GPU lessons fall back to the NumPy
-  reference of each kernel.
+* ``"cpu"``: no GPU and no simulator. The kernels run their numba CPU
+  counterparts (:mod:`rtkit.gpu.cpu`, ``parallel=True`` loops), checked
+  against each kernel's NumPy reference.
 
 No GPU figure is ever printed as measured unless it was measured on a real
 GPU: on ``"cudasim"`` and ``"cpu"`` a lesson shows the simulated or modelled

@@ -62,15 +62,22 @@ A task is ``float32`` elements of one fixed size, the same in both modes
 ``"vector_add"``: an even number, ``[a | b]``; ``"matmul"``: ``2 m²``, two
 m×m matrices ``[A | B]``; ``"fft"`` (simulated only): at least 2 points.
 
-In measured mode the dispatcher synchronises each batch before it
-dispatches the next, so every stream's buffers are free at each dispatch
-and the streams simply rotate (least recently used first): they never
-overlap, and stage times add up to the batch's time. Copy/compute overlap
-is shown by the model only (:meth:`~rtkit.gpu.costmodel.CostModel.timeline`
-and simulated mode). Overlapping for real needs completion tracking per
-stream (events polled by the dispatcher), which only pays, and can only be
-tested, on a GPU. On the ``"cpu"`` back end a batch with little work runs a
-serial compilation of the kernel, one with much work the parallel one
+Overlap in measured mode: a batch is dispatched to a stream whose buffers
+are free, without synchronising the other streams, so with two or more
+streams the copies and kernels of different batches overlap on a GPU
+(S002-3). A stream is synchronised only before its buffers are reused (the
+least recently used stream, when none is free), when the dispatcher has
+nothing ready to send (nothing to overlap with) and at the end of
+:meth:`run`; a failed synchronise fails that stream's batch, counted
+(S002-26). Completion is recorded per stream: an event polled without
+blocking on a GPU; on ``"cudasim"`` the simulator has run each call before
+it returns, so the batch is done when it is submitted, and the same code
+path runs (deferred syncs included). The ``"cpu"`` back end stays
+synchronous: a batch is done when its call returns, so there is nothing to
+overlap. Admission allows for the batches still running on other streams
+(they share the GPU's engines): a batch admitted with ``r`` of them running
+is budgeted ``(r + 1) × wcet``. On ``"cpu"`` a batch with little work runs
+a serial compilation of the kernel, one with much work the parallel one
 (why: :mod:`rtkit.gpu._device`).
 
 Batching: up to ``batch_size`` ready tasks go in one launch. With
@@ -80,10 +87,11 @@ ready. A deadline already passed at :meth:`submit` is an error
 (:class:`~rtkit.errors.ValueRangeError`); one that passes while the task
 waits is a counted reject (``"expired"``).
 
-Invariant (``_check``): ``submitted == queued + completed + rejected +
-failed``; ``missed <= completed``; the histogram holds exactly the
-completed tasks. Runtime complexity: O(log n) per task for the EDF heap,
-plus the batch's copies and kernel.
+Invariant (``_check``): ``submitted == queued + in_flight + completed +
+rejected + failed``; a stream holds at most one batch; ``missed <=
+completed``; the histogram holds exactly the completed tasks. Runtime
+complexity: O(log n) per task for the EDF heap, plus the batch's copies and
+kernel.
 
 Example:
     >>> from rtkit.clock import VirtualClock
@@ -103,8 +111,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -117,6 +123,8 @@ from rtkit.gpu._device import (
     allowed_task_elems,
     check_task_elems,
 )
+from rtkit.gpu._dispatch import Dispatcher
+from rtkit.gpu._records import ProcessorStats, TaskResult, _Task
 from rtkit.gpu.cache import KernelCache
 from rtkit.gpu.costmodel import LABEL, CostModel, KernelCost, PipelineState
 from rtkit.gpu.kernels._base import resolve_backend
@@ -136,90 +144,7 @@ REJECT_REASONS = ("expired", "infeasible")
 _COUNTERS = ("submitted", "completed", *REJECT_REASONS, "failed", "missed", "batches", "overruns")
 
 
-@dataclass(frozen=True)
-class TaskResult:
-    """What happened to one task. ``outcome`` is ``"completed"``, ``"rejected"`` or ``"failed"``.
-
-    ``latency_ns`` (completion − arrival) is None unless completed;
-    ``reason`` says why a task was rejected or failed; ``output`` is the
-    task's output row (None in simulated mode or when not completed).
-    """
-
-    task_id: int
-    outcome: str
-    arrival_ns: int
-    deadline_ns: int
-    completion_ns: int | None
-    latency_ns: int | None
-    missed: bool
-    stream: int | None
-    batch_id: int | None
-    reason: str = ""
-    output: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class ProcessorStats:
-    """A snapshot of the processor's counters; stage totals are summed over batches (ns).
-
-    Measured mode only (None when simulated): ``compile_ns`` (the kernel
-    cache's compile), ``first_batch_ns`` (the first call), ``warmup_batches``
-    and ``warmup_ns`` (the first call and the warm-up batches after it,
-    until steady), ``warmup_steady`` (False if the bounds ran out first),
-    ``steady_batch_ns`` (median of the steady-state sample). ``wcet_samples``
-    is how many batch times the measured estimate is a percentile of,
-    ``wcet_overruns`` how many of the run's batches took longer than the
-    WCET in use; ``cpu_parallel`` says which CPU kernel ran (None off the CPU).
-    """
-
-    mode: str
-    backend: str
-    timing: str
-    label: str
-    kernel: str
-    batch_size: int
-    streams: int
-    pinned: bool
-    submitted: int
-    queued: int
-    completed: int
-    rejected_expired: int
-    rejected_infeasible: int
-    failed: int
-    missed: int
-    batches: int
-    h2d_ns: int
-    kernel_ns: int
-    d2h_ns: int
-    compile_ns: int | None
-    first_batch_ns: int | None
-    warmup_batches: int | None
-    warmup_ns: int | None
-    warmup_steady: bool | None
-    steady_batch_ns: int | None
-    wcet_ns: int
-    wcet_source: str
-    wcet_percentile: float
-    wcet_margin: float
-    wcet_samples: int
-    wcet_overruns: int
-    cpu_parallel: bool | None
-
-    @property
-    def rejected(self) -> int:
-        """All rejected tasks, whatever the reason."""
-        return self.rejected_expired + self.rejected_infeasible
-
-
-@dataclass
-class _Task:
-    task_id: int
-    data: np.ndarray | None
-    arrival_ns: int
-    deadline_ns: int
-
-
-class LowLatencyProcessor:
+class LowLatencyProcessor(Dispatcher):
     """Batched, deadline-aware offload of small tasks to a GPU (or its stand-ins).
 
     Args:
@@ -313,8 +238,11 @@ class LowLatencyProcessor:
         self._stage_ns = {"h2d": 0, "kernel": 0, "d2h": 0}
         self._compile_ns: int | None = None
         self._failed_batches = 0
-        self._stream_free = [0] * self.n_streams  # measured mode: always free (batches sync)
+        self._stream_free = [0] * self.n_streams  # simulated mode: when each stream frees up
         self._stream_last_used = [0] * self.n_streams
+        # measured mode: per stream, the batch submitted and not yet synced (tasks, id, start)
+        self._in_flight: list[tuple[list[_Task], int, int] | None] = [None] * self.n_streams
+        self._max_in_flight = 0
         self._pipeline: PipelineState | None = None
         self._runner: BatchRunner | None = None
 
@@ -419,28 +347,25 @@ class LowLatencyProcessor:
                 _, tid, task = heapq.heappop(self._pending)
                 heapq.heappush(self._ready, (task.deadline_ns, tid, task))
             if not self._ready:
-                self.clock.sleep_until(self._pending[0][0])
+                if self._busy_streams():  # nothing to send, so nothing to overlap: drain
+                    results.extend(self._drain())
+                else:
+                    self.clock.sleep_until(self._pending[0][0])
                 continue
-            stream = min(
-                range(self.n_streams),
-                key=lambda s: (self._stream_free[s], self._stream_last_used[s]),
-            )
-            if self._stream_free[stream] > now:
+            stream = self._choose_stream()
+            if self._stream_free[stream] > now:  # simulated mode: wait for the stream
                 self.clock.sleep_until(self._stream_free[stream])
                 continue
             wait_until = self._batch_wait_until(now)
             if wait_until > now:
-                self.clock.sleep_until(wait_until)
+                if self._busy_streams():
+                    results.extend(self._drain())
+                else:
+                    self.clock.sleep_until(wait_until)
                 continue
             results.extend(self._dispatch(stream, now))
+        results.extend(self._drain())
         return results
-
-    def _batch_wait_until(self, now: int) -> int:
-        """When to launch a batch that is not full yet (``now`` means: launch now)."""
-        if self.batch_timeout_ns == 0 or len(self._ready) >= self.batch_size or not self._pending:
-            return now
-        give_up = min(t.arrival_ns for _, _, t in self._ready) + self.batch_timeout_ns
-        return min(give_up, self._pending[0][0]) if give_up > now else now
 
     def wcet_ns(self) -> int:
         """The current per-batch WCET estimate used for admission (ns)."""
@@ -457,99 +382,6 @@ class LowLatencyProcessor:
 
     def _cost(self) -> KernelCost:
         return KernelCost.for_kernel(self.kernel_name, 4 * self.task_elems)
-
-    def _dispatch(self, stream: int, now: int) -> list[TaskResult]:
-        """Admit up to ``batch_size`` ready tasks in EDF order and run them as one batch."""
-        if self.mode == "simulated" and self._wcet_given is None:
-            # The exact modelled finish time, engines and streams included.
-            trial = self._pipeline.copy()
-            b = self.model.breakdown(self._cost(), self.batch_size, self.pinned)
-            finish = trial.schedule(stream, now, b)[-1].end_ns
-        else:
-            finish = now + self.wcet_ns()
-        measured = self.mode == "measured"
-        results: list[TaskResult] = []
-        batch: list[_Task] = []
-        while self._ready and len(batch) < self.batch_size:
-            _, _, task = heapq.heappop(self._ready)
-            if measured:  # the wall clock moves while the dispatcher works: admit against it
-                now = self.clock.now_ns()
-                finish = now + self.wcet_ns()
-            if task.deadline_ns <= now:
-                reason = "expired"
-            elif finish > task.deadline_ns:
-                reason = "infeasible"  # would finish after its deadline: shed it before starting
-            else:
-                reason = ""
-            if reason:
-                self._counts[reason] += 1
-                results.append(_result(task, "rejected", reason=reason))
-            else:
-                batch.append(task)
-        if measured and batch:  # the batch starts now: shed what can no longer make it
-            finish = self.clock.now_ns() + self.wcet_ns()
-            for t in (t for t in batch if finish > t.deadline_ns):
-                self._counts["infeasible"] += 1
-                results.append(_result(t, "rejected", reason="infeasible"))
-            batch = [t for t in batch if finish <= t.deadline_ns]
-        if not batch:
-            return results
-        batch_id = self._counts["batches"]
-        self._counts["batches"] += 1
-        self._stream_last_used[stream] = batch_id + 1
-        try:
-            completion, outputs = self._execute(stream, batch, now)
-        except Exception as exc:  # async errors surface at sync: fail the batch, loudly counted
-            self._counts["failed"] += len(batch)
-            self._failed_batches += 1
-            reason = f"{type(exc).__name__}: {exc}"
-            for t in batch:
-                results.append(
-                    _result(t, "failed", stream=stream, batch_id=batch_id, reason=reason)
-                )
-            return results
-        for row, t in enumerate(batch):
-            latency = completion - t.arrival_ns
-            missed = completion > t.deadline_ns
-            self.latency.record(latency)
-            if missed:
-                self.lateness.record(completion - t.deadline_ns)
-            self._counts["completed"] += 1
-            self._counts["missed"] += missed
-            out = None if outputs is None else outputs[row].copy()
-            results.append(
-                _result(
-                    t,
-                    "completed",
-                    completion_ns=completion,
-                    latency_ns=latency,
-                    missed=missed,
-                    stream=stream,
-                    batch_id=batch_id,
-                    output=out,
-                )
-            )
-        return results
-
-    def _execute(self, stream: int, batch: list[_Task], now: int) -> tuple[int, np.ndarray | None]:
-        """Run one batch on ``stream``; return (completion time, output rows or None)."""
-        if self.mode == "simulated":
-            b = self.model.breakdown(self._cost(), len(batch), self.pinned)
-            index = self._counts["batches"] - 1
-            segments = self._pipeline.schedule(stream, now, b, batch_index=index)
-            for seg in segments[:3]:
-                self._stage_ns[seg.stage] += seg.end_ns - seg.start_ns
-            done = segments[-1].end_ns
-            self._stream_free[stream] = done
-            return done, None
-        t0 = self.clock.now_ns()
-        stages, outputs = self._runner.run_batch(stream, [t.data for t in batch])
-        for name, ns in stages.items():
-            self._stage_ns[name] += ns
-        done = self.clock.now_ns()
-        self.service.record(done - t0)  # packing to sync, as warm-up timed it
-        self._counts["overruns"] += done - t0 > self.wcet_ns()
-        return done, outputs
 
     # -- reporting --------------------------------------------------------
 
@@ -596,12 +428,17 @@ class LowLatencyProcessor:
             wcet_samples=0 if w is None else len(w.samples),
             wcet_overruns=c["overruns"],
             cpu_parallel=None if self._runner is None else self._runner.parallel,
+            in_flight=sum(len(f[0]) for f in self._in_flight if f is not None),
+            max_in_flight_batches=self._max_in_flight,
+            buffer_allocations=None if self._runner is None else self._runner.allocations,
         )
 
     def _check(self) -> None:
         """Assert the invariants; tests call this after every operation."""
         s = self.stats()
-        assert s.submitted == s.queued + s.completed + s.rejected + s.failed, "a task was lost"
+        total = s.queued + s.in_flight + s.completed + s.rejected + s.failed
+        assert s.submitted == total, "a task was lost"
+        assert s.max_in_flight_batches <= s.streams, "a stream holds two batches"
         assert 0 <= s.missed <= s.completed, "more misses than completions"
         assert self.latency.count == s.completed, "histogram holds something other than completions"
         assert self.lateness.count == s.missed, "lateness holds something other than misses"
@@ -610,20 +447,11 @@ class LowLatencyProcessor:
         assert self._state in ("new", "running", "closed"), "unknown state"
         if self._state == "running" and self.mode == "measured":
             assert len(self._runner.buffers) == self.n_streams, "one buffer set per stream"
-            ok_batches = s.batches - self._failed_batches
+            assert s.buffer_allocations == 4 * self.n_streams, "buffers allocated after start"
+            for stream, f in enumerate(self._in_flight):
+                assert (f is not None) == self._runner.busy(stream), "in-flight record out of step"
+            in_flight = sum(f is not None for f in self._in_flight)
+            ok_batches = s.batches - self._failed_batches - in_flight
             assert self.service.count == ok_batches, "a batch untimed"
             assert s.wcet_overruns <= ok_batches, "more overruns than batches"
             assert s.warmup_batches >= 1 and s.wcet_ns >= 1, "no warm-up or no estimate"
-
-
-def _result(task: _Task, outcome: str, **fields: Any) -> TaskResult:
-    """A :class:`TaskResult` for ``task``; unspecified fields take their "did not run" values."""
-    base: dict[str, Any] = {
-        "completion_ns": None,
-        "latency_ns": None,
-        "missed": False,
-        "stream": None,
-        "batch_id": None,
-    }
-    base.update(fields)
-    return TaskResult(task.task_id, outcome, task.arrival_ns, task.deadline_ns, **base)

@@ -8,21 +8,42 @@ sets it to ``numba.cuda``. So importing a kernel module never imports
 the simulator, see :func:`rtkit.gpu.select_backend`), and the ``"cpu"`` back
 end never touches CUDA at all.
 
+Every launch is validated before it happens (:func:`check_launch`): grid
+dimensions 1..2^31-1 (x) and 1..65 535 (y, z), block dimensions within
+(1024, 1024, 64) and at most 1 024 threads in all, static shared memory at
+most 48 KiB. A GPU refuses such a launch at run time; the simulator would
+run it (a 2 048-thread block) or launch nothing and return uninitialised
+memory (a zero-block grid), so the check is what makes the simulator's
+answers hold on a GPU. These limits are the same for every compute
+capability from 2.0 to 9.0 (CUDA C++ Programming Guide, "Features and
+Technical Specifications"). The PTX test then proves types and resources:
+every kernel's PTX, including its largest allowed configuration, is
+assembled by ``ptxas`` for the real architecture (:func:`find_ptxas`).
+
 Invariant: a :class:`KernelSpec` builds each configuration once per process
-(compiled kernels are cached by their build parameters).
+(compiled kernels are cached by their build parameters); nothing is
+launched that :func:`check_launch` refuses.
 
 Example:
     >>> launch_config(1_000, "cpu")
     LaunchConfig(blocks=4, threads_per_block=256)
     >>> tolerances(np.dtype(np.float32))
     (1e-05, 1e-06)
+    >>> check_launch(4, (32, 33))
+    Traceback (most recent call last):
+    ...
+    rtkit.errors.ConfigError: a block must have at most 1024 threads, got 1056 (32 x 33)
 """
 
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -33,10 +54,18 @@ from rtkit.gpu import detect
 
 __all__ = [
     "CUDA_BACKENDS",
+    "MAX_BLOCK_DIMS",
+    "MAX_GRID_DIMS",
+    "MAX_SHARED_BYTES",
     "KernelSpec",
     "LaunchConfig",
+    "assemble_ptx",
     "bind_cuda",
     "check_array",
+    "check_blocks",
+    "check_launch",
+    "check_threads",
+    "find_ptxas",
     "launch_config",
     "resolve_backend",
     "run_kernel",
@@ -46,6 +75,9 @@ __all__ = [
 
 CUDA_BACKENDS = ("cuda", "cudasim")
 MAX_THREADS_PER_BLOCK = 1024  # every CUDA GPU since compute capability 2.0
+MAX_BLOCK_DIMS = (1024, 1024, 64)  # x, y, z
+MAX_GRID_DIMS = (2**31 - 1, 65_535, 65_535)  # x, y, z (compute capability >= 3.0)
+MAX_SHARED_BYTES = 48 * 1024  # static shared memory per block (more needs dynamic opt-in)
 # Grid sizes by back end. On a GPU, a grid-stride loop wants a few waves of
 # blocks per SM; 1024 blocks covers any current GPU. In the simulator every
 # thread costs about 80 µs of Python, so a tiny grid keeps tests fast: the
@@ -90,12 +122,72 @@ def resolve_backend(backend: str | None) -> str:
     return name
 
 
+def _dims(name: str, value: object, limits: tuple[int, int, int]) -> tuple[int, ...]:
+    dims = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if not 1 <= len(dims) <= 3:
+        raise ConfigError(f"{name} must have 1 to 3 dimensions, got {value!r}")
+    out = []
+    for axis, d, limit in zip("xyz", dims, limits, strict=False):
+        d = check_int(f"{name} {axis}", d)
+        if not 1 <= d <= limit:
+            raise ConfigError(f"{name} {axis} must be 1..{limit}, got {d}")
+        out.append(d)
+    return tuple(out)
+
+
+def check_launch(
+    grid: object, block: object, shared_bytes: int = 0
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Return ``(grid, block)`` as tuples if a GPU would accept the launch, else ConfigError.
+
+    Limits: :data:`MAX_GRID_DIMS`, :data:`MAX_BLOCK_DIMS`, at most 1 024
+    threads per block, ``shared_bytes`` (the kernel's static shared memory)
+    at most :data:`MAX_SHARED_BYTES`. Cost: O(1).
+
+    Example:
+        >>> check_launch(2, 32)
+        ((2,), (32,))
+        >>> check_launch((0, 1), (4, 4))
+        Traceback (most recent call last):
+        ...
+        rtkit.errors.ConfigError: grid x must be 1..2147483647, got 0
+        >>> check_launch(1, 256, shared_bytes=64 * 1024)
+        Traceback (most recent call last):
+        ...
+        rtkit.errors.ConfigError: static shared memory must be <= 49152 bytes per block, got 65536
+    """
+    g = _dims("grid", grid, MAX_GRID_DIMS)
+    b = _dims("block", block, MAX_BLOCK_DIMS)
+    threads = math.prod(b)
+    if threads > MAX_THREADS_PER_BLOCK:
+        shape = " x ".join(map(str, b))
+        raise ConfigError(
+            f"a block must have at most {MAX_THREADS_PER_BLOCK} threads, got {threads} ({shape})"
+        )
+    shared = check_int("shared_bytes", shared_bytes, minimum=0)
+    if shared > MAX_SHARED_BYTES:
+        raise ConfigError(
+            f"static shared memory must be <= {MAX_SHARED_BYTES} bytes per block, got {shared}"
+        )
+    return g, b
+
+
 @dataclass(frozen=True)
 class LaunchConfig:
-    """A 1-D launch configuration: ``kernel[blocks, threads_per_block]``."""
+    """A 1-D launch configuration: ``kernel[blocks, threads_per_block]``, checked at creation.
+
+    Example:
+        >>> LaunchConfig(1, 2048)
+        Traceback (most recent call last):
+        ...
+        rtkit.errors.ConfigError: block x must be 1..1024, got 2048
+    """
 
     blocks: int
     threads_per_block: int
+
+    def __post_init__(self) -> None:
+        check_launch(self.blocks, self.threads_per_block)
 
     @property
     def threads(self) -> int:
@@ -125,11 +217,41 @@ def launch_config(
     """
     n = check_int("n", n, minimum=1)
     tpb = _DEFAULT_THREADS[backend] if threads_per_block is None else threads_per_block
-    tpb = check_int("threads_per_block", tpb)
-    if not 1 <= tpb <= MAX_THREADS_PER_BLOCK:
-        raise ConfigError(f"threads_per_block must be 1..{MAX_THREADS_PER_BLOCK}, got {tpb}")
-    cap = _MAX_BLOCKS[backend] if max_blocks is None else check_int("max_blocks", max_blocks, 1)
+    tpb = check_threads("threads_per_block", tpb)
+    cap = _MAX_BLOCKS[backend] if max_blocks is None else check_blocks(max_blocks)[0]
     return LaunchConfig(min(math.ceil(n / tpb), cap), tpb)
+
+
+def check_blocks(value: object, ndim: int = 1) -> tuple[int, ...]:
+    """``value`` (an int, or a tuple of ``ndim`` ints) as a grid a GPU accepts, else ConfigError.
+
+    Example:
+        >>> check_blocks((2, 0), ndim=2)
+        Traceback (most recent call last):
+        ...
+        rtkit.errors.ConfigError: blocks y must be 1..65535, got 0
+    """
+    dims = _dims("blocks", value, MAX_GRID_DIMS)
+    if len(dims) != ndim:
+        raise ConfigError(f"blocks must have {ndim} dimension(s), got {value!r}")
+    return dims
+
+
+def check_threads(name: str, value: object, power_of_two: bool = False) -> int:
+    """``value`` if it is a valid threads-per-block count (1..1024, a power of two if asked).
+
+    Example:
+        >>> check_threads("threads_per_block", 48, power_of_two=True)
+        Traceback (most recent call last):
+        ...
+        rtkit.errors.ConfigError: threads_per_block must be a power of two in 1..1024, got 48
+    """
+    tpb = check_int(name, value)
+    ok = 1 <= tpb <= MAX_THREADS_PER_BLOCK and (not power_of_two or tpb & (tpb - 1) == 0)
+    if not ok:
+        kind = "a power of two in " if power_of_two else ""
+        raise ConfigError(f"{name} must be {kind}1..{MAX_THREADS_PER_BLOCK}, got {tpb}")
+    return tpb
 
 
 def check_array(
@@ -227,13 +349,17 @@ def validate(
 
 @dataclass
 class KernelSpec:
-    """One CUDA kernel: its Python source, how to build it, and its PTX signatures.
+    """One CUDA kernel: its Python source, how to build it, its shared memory and PTX builds.
 
     ``build(**params)`` returns the Python function to compile; ``params``
     are compile-time constants such as the threads per block of a shared
-    memory kernel. ``ptx_params`` and ``ptx_signatures`` are the production
-    configuration that the PTX test compiles for compute capability 8.0 and
-    9.0: explicit types, at most 1024 threads per block.
+    memory kernel. ``shared_bytes(**params)`` is the static shared memory a
+    block of that build declares (checked by :func:`check_launch` at every
+    launch). ``ptx_params`` and ``ptx_signatures`` are the production build;
+    ``ptx_extra`` adds ``(params, signatures)`` builds the API can also
+    launch: its largest configuration and every other dtype. The PTX test
+    compiles all of them (:meth:`ptx_builds`) for compute capability 8.0 and
+    9.0 and assembles each with ``ptxas``.
     """
 
     name: str
@@ -241,6 +367,8 @@ class KernelSpec:
     build: Callable[..., Callable[..., None]]
     ptx_signatures: tuple[tuple[Any, ...], ...]
     ptx_params: dict[str, Any] = field(default_factory=dict)
+    shared_bytes: Callable[..., int] = field(default=lambda **_: 0, repr=False)
+    ptx_extra: tuple[tuple[dict[str, Any], tuple[tuple[Any, ...], ...]], ...] = ()
     _compiled: dict[tuple[tuple[str, Any], ...], Any] = field(default_factory=dict, repr=False)
 
     def py_func(self, **params: Any) -> Callable[..., None]:
@@ -256,16 +384,57 @@ class KernelSpec:
             self._compiled[key] = cuda.jit(self.build(**params))
         return self._compiled[key]
 
-    def compile_ptx(self, cc: tuple[int, int]) -> list[str]:
-        """PTX for every signature in :attr:`ptx_signatures`, for compute capability ``cc``.
+    def ptx_builds(self) -> list[tuple[dict[str, Any], tuple[tuple[Any, ...], ...]]]:
+        """Every ``(params, signatures)`` build the PTX test compiles: production first."""
+        return [(dict(self.ptx_params), self.ptx_signatures), *self.ptx_extra]
+
+    def compile_ptx(self, cc: tuple[int, int]) -> list[tuple[str, str]]:
+        """``(label, ptx)`` for every build and signature, for compute capability ``cc``.
 
         Needs the real ``numba.cuda`` (not the simulator); works without a GPU.
         """
         cuda = bind_cuda(self.module_globals)
         if detect._cudasim_enabled():
             raise ConfigError("compile_ptx needs numba.cuda without the simulator")
-        func = self.build(**self.ptx_params)
-        return [cuda.compile_ptx(func, sig, cc=cc)[0] for sig in self.ptx_signatures]
+        out = []
+        for params, signatures in self.ptx_builds():
+            func = self.build(**params)
+            for sig in signatures:
+                label = f"{self.name}{params or ''}{tuple(str(t) for t in sig)}"
+                out.append((label, cuda.compile_ptx(func, sig, cc=cc)[0]))
+        return out
+
+
+def find_ptxas() -> Path | None:
+    """The ``ptxas`` assembler of the ``nvidia-cuda-nvcc`` wheel, or None if not installed.
+
+    ``ptxas`` turns PTX into machine code for one architecture and checks
+    what PTX cannot: registers and shared memory against the real chip.
+    """
+    try:
+        import nvidia.cuda_nvcc as nvcc
+    except ImportError:
+        return None
+    for root in getattr(nvcc, "__path__", []):
+        path = Path(root) / "bin" / "ptxas"
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def assemble_ptx(ptx: str, cc: tuple[int, int], ptxas: Path) -> tuple[bool, str]:
+    """Assemble ``ptx`` for ``sm_XY`` with ``ptxas -v``; return (accepted, ptxas's messages)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "k.ptx"
+        src.write_text(ptx)
+        result = subprocess.run(
+            [str(ptxas), f"-arch=sm_{cc[0]}{cc[1]}", "-v", str(src), "-o", str(Path(tmp) / "k")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    return result.returncode == 0, (result.stderr + result.stdout).strip()
 
 
 def run_kernel(
@@ -281,12 +450,15 @@ def run_kernel(
     The one-shot path used by the kernel functions: explicit ``to_device``
     copies (a host array handed straight to a kernel is copied both ways on
     every launch). The processor keeps its buffers on the device instead.
+    The launch is checked first (:func:`check_launch`, with the build's
+    shared memory): nothing a GPU would refuse is launched anywhere.
     Returns the host arrays named by ``outputs``, filled in place.
     """
+    grid_t, block_t = check_launch(grid, block, spec.shared_bytes(**params))
     kernel = spec.kernel(**params)
     cuda = spec.module_globals["cuda"]
     device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
-    kernel[grid, block](*device)
+    kernel[grid_t, block_t](*device)
     results = []
     for i in outputs:
         device[i].copy_to_host(args[i])

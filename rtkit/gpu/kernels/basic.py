@@ -84,6 +84,29 @@ SAXPY = KernelSpec(
 )
 
 
+def _check_config(config: object) -> None:
+    if config is not None and not isinstance(config, LaunchConfig):
+        raise ConfigError(f"config must be a LaunchConfig, got {type(config).__name__}")
+
+
+def _check_alpha(alpha: object, dtype: np.dtype) -> np.floating:
+    """``alpha`` in ``dtype``, if it is a real, finite number that ``dtype`` can hold."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(
+        alpha, (int, float, np.integer, np.floating)
+    ):
+        raise ConfigError(f"alpha must be a real number, got {alpha!r}")
+    if not isinstance(alpha, (int, np.integer)) and not np.isfinite(alpha):
+        raise ConfigError(f"alpha must be a finite number, got {alpha}")
+    limit = float(np.finfo(dtype).max)
+    if abs(alpha) > limit:  # exact for Python ints of any size, too
+        if isinstance(alpha, (int, np.integer)):
+            shown = f"an integer of {len(str(abs(int(alpha))))} digits"
+        else:
+            shown = f"{alpha:.4g}"
+        raise ConfigError(f"alpha must be within +-{limit:.4g} to fit {dtype}, got {shown}")
+    return dtype.type(alpha)
+
+
 def vector_add_reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """NumPy reference: ``a + b``."""
     return a + b
@@ -116,6 +139,7 @@ def vector_add(
     """
     a, b = check_array("a", a), check_array("b", b)
     check_same("a and b", a, b)
+    _check_config(config)
     name = resolve_backend(backend)
     out = np.empty_like(a)
     if name == "cpu":
@@ -135,7 +159,9 @@ def saxpy(
 ) -> np.ndarray:
     """Return ``alpha * x + y`` (single-precision a·x plus y, the BLAS classic).
 
-    ``alpha`` is converted to the arrays' dtype; it must be finite.
+    ``alpha`` is converted to the arrays' dtype: it must be a real, finite
+    number that the dtype can hold (``1e40`` overflows float32 to inf, and a
+    complex alpha would lose its imaginary part), on every back end.
 
     Example:
         >>> import numpy as np
@@ -143,14 +169,15 @@ def saxpy(
         Traceback (most recent call last):
         ...
         rtkit.errors.ConfigError: alpha must be a finite number, got nan
+        >>> saxpy(1e40, np.ones(2, np.float32), np.ones(2, np.float32), backend="cpu")
+        Traceback (most recent call last):
+        ...
+        rtkit.errors.ConfigError: alpha must be within +-3.403e+38 to fit float32, got 1e+40
     """
     x, y = check_array("x", x), check_array("y", y)
     check_same("x and y", x, y)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
-        raise ConfigError(f"alpha must be a number, got {alpha!r}")
-    if not np.isfinite(alpha):
-        raise ConfigError(f"alpha must be a finite number, got {alpha}")
-    a = x.dtype.type(alpha)
+    a = _check_alpha(alpha, x.dtype)
+    _check_config(config)
     name = resolve_backend(backend)
     out = np.empty_like(x)
     if name == "cpu":

@@ -11,6 +11,11 @@ Bins are fixed-width over integer values (latencies in nanoseconds): value
 ``v`` lands in bin ``(v - lo) // width``, clamped to ``[0, bins - 1]``, so
 nothing is dropped silently (the edge bins also count what lies beyond).
 
+``values - lo`` must fit in int64 for every value (the kernels subtract in
+int64): a range whose width overflows, such as ``2**62`` with ``lo =
+-2**62``, is refused rather than wrapped into the wrong bin. The reference
+subtracts in uint64 above ``lo``, where the difference is exact.
+
 Invariant: ``counts.sum() == values.size``. Runtime complexity: O(n + blocks × bins).
 
 Example:
@@ -31,6 +36,8 @@ from rtkit.gpu import cpu
 from rtkit.gpu.kernels._base import (
     KernelSpec,
     check_array,
+    check_blocks,
+    check_threads,
     launch_config,
     resolve_backend,
     run_kernel,
@@ -70,12 +77,27 @@ HISTOGRAM = KernelSpec(
     _build_histogram,
     ptx_signatures=((int64[::1], int64, int64, int64[::1]),),
     ptx_params={"bins": 256},
+    shared_bytes=lambda bins=256: 4 * bins,  # int32 bins
+    ptx_extra=(({"bins": MAX_BINS}, ((int64[::1], int64, int64, int64[::1]),)),),
 )
+_INT64 = np.iinfo(np.int64)
 
 
 def histogram_reference(values: np.ndarray, bins: int, lo: int, width: int) -> np.ndarray:
-    """NumPy reference: clamped fixed-width bin counts (int64)."""
-    idx = np.clip((values - lo) // width, 0, bins - 1)
+    """NumPy reference: clamped fixed-width bin counts (int64), exact for any int64 range.
+
+    Values below ``lo`` go to bin 0; above it, ``values - lo`` is computed in
+    uint64, where it cannot wrap (it lies in ``[0, 2**64)``).
+
+    Example:
+        >>> histogram_reference(np.array([2**62, -2**62]), 4, -2**62, 2**61).tolist()
+        [1, 0, 0, 1]
+    """
+    values = np.asarray(values, np.int64)
+    below = values < lo
+    diff = values.view(np.uint64) - np.int64(lo).view(np.uint64)  # modulo 2**64: exact here
+    idx = np.minimum(diff // np.uint64(width), np.uint64(bins - 1)).astype(np.int64)
+    idx[below] = 0
     return np.bincount(idx, minlength=bins).astype(np.int64)
 
 
@@ -91,7 +113,8 @@ def histogram(
 ) -> np.ndarray:
     """Count int64 ``values`` into ``bins`` bins of ``width`` starting at ``lo``.
 
-    ``bins`` is 1..4096, ``width`` >= 1. Returns int64 counts.
+    ``bins`` is 1..4096, ``width`` >= 1; ``lo`` and ``width`` are int64 and
+    ``values - lo`` must not overflow int64. Returns int64 counts.
 
     Example:
         >>> import numpy as np
@@ -106,6 +129,17 @@ def histogram(
         raise ConfigError(f"bins must be 1..{MAX_BINS} (shared memory per block), got {bins}")
     lo = check_int("lo", lo)
     width = check_int("width", width, minimum=1)
+    if not (_INT64.min <= lo <= _INT64.max and width <= _INT64.max):
+        raise ConfigError(f"lo and width must fit in int64, got lo={lo}, width={width}")
+    lowest, highest = int(values.min()) - lo, int(values.max()) - lo  # Python ints: exact
+    if lowest < _INT64.min or highest > _INT64.max:
+        raise ConfigError(
+            f"values - lo must fit in int64, got a range of {lowest}..{highest} for lo={lo}"
+        )
+    if threads_per_block is not None:  # checked on every back end, before dispatch
+        check_threads("threads_per_block", threads_per_block)
+    if blocks is not None:
+        check_blocks(blocks)
     name = resolve_backend(backend)
     counts = np.zeros(bins, np.int64)
     if name == "cpu":

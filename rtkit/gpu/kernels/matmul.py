@@ -36,7 +36,13 @@ from numba import float32, float64
 
 from rtkit.errors import ConfigError, IncompatibleError, check_choice, check_int
 from rtkit.gpu import cpu
-from rtkit.gpu.kernels._base import KernelSpec, check_array, resolve_backend, run_kernel
+from rtkit.gpu.kernels._base import (
+    KernelSpec,
+    check_array,
+    check_blocks,
+    resolve_backend,
+    run_kernel,
+)
 
 __all__ = ["MATMUL_NAIVE", "MATMUL_TILED", "matmul", "matmul_reference"]
 
@@ -92,12 +98,20 @@ def _build_tiled(tile: int = 16, dtype: str = "float32"):
 
 _SIGS_2D = tuple((t[:, ::1], t[:, ::1], t[:, ::1]) for t in (float32, float64))
 MATMUL_NAIVE = KernelSpec("matmul_naive", globals(), lambda: _matmul_naive_kernel, _SIGS_2D)
+MAX_TILE = 32  # a 32 x 32 block is 1024 threads, the most a block may have
 MATMUL_TILED = KernelSpec(
     "matmul_tiled",
     globals(),
     _build_tiled,
     ptx_signatures=(_SIGS_2D[0],),
     ptx_params={"tile": 16, "dtype": "float32"},
+    # two tile x tile arrays of the dtype: 16 KiB at the largest tile in float64
+    shared_bytes=lambda tile=16, dtype="float32": 2 * tile * tile * np.dtype(dtype).itemsize,
+    ptx_extra=(
+        ({"tile": 16, "dtype": "float64"}, (_SIGS_2D[1],)),  # float64 is launched too
+        ({"tile": MAX_TILE, "dtype": "float32"}, (_SIGS_2D[0],)),
+        ({"tile": MAX_TILE, "dtype": "float64"}, (_SIGS_2D[1],)),
+    ),
 )
 
 
@@ -140,6 +154,11 @@ def matmul(
     if a.dtype != b.dtype:
         raise IncompatibleError(f"a and b must have the same dtype, got {a.dtype} and {b.dtype}")
     method = check_choice("method", method, ("naive", "tiled"))
+    if tile is not None and not 1 <= check_int("tile", tile) <= MAX_TILE:
+        raise ConfigError(
+            f"tile must be 1..{MAX_TILE} (at most 1024 threads per block), got {tile}"
+        )
+    grid = None if blocks is None else check_blocks(blocks, ndim=2)  # on every back end
     name = resolve_backend(backend)
     out = np.empty((a.shape[0], b.shape[1]), a.dtype)
     if name == "cpu":
@@ -147,12 +166,10 @@ def matmul(
         return out
     if method == "naive":
         block = (16, 16) if name == "cuda" else (4, 4)
-        grid = blocks or _grid(out.shape, block, cap=64 if name == "cuda" else 2)
+        grid = grid or _grid(out.shape, block, cap=64 if name == "cuda" else 2)
         return run_kernel(MATMUL_NAIVE, grid, block, (a, b, out))[0]
-    edge = (16 if name == "cuda" else 4) if tile is None else check_int("tile", tile, minimum=1)
-    if edge > 32:
-        raise ConfigError(f"tile must be 1..32 (at most 1024 threads per block), got {edge}")
-    grid = blocks or _grid(out.shape, (edge, edge), cap=64 if name == "cuda" else 2)
+    edge = (16 if name == "cuda" else 4) if tile is None else tile
+    grid = grid or _grid(out.shape, (edge, edge), cap=64 if name == "cuda" else 2)
     return run_kernel(MATMUL_TILED, grid, (edge, edge), (a, b, out), tile=edge, dtype=a.dtype.name)[
         0
     ]

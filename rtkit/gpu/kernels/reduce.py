@@ -29,11 +29,13 @@ from typing import Any
 import numpy as np
 from numba import float32, float64
 
-from rtkit.errors import ConfigError
 from rtkit.gpu import cpu
 from rtkit.gpu.kernels._base import (
+    MAX_THREADS_PER_BLOCK,
     KernelSpec,
     check_array,
+    check_blocks,
+    check_threads,
     launch_config,
     resolve_backend,
     run_kernel,
@@ -75,6 +77,8 @@ REDUCE_SUM = KernelSpec(
     _build_reduce,
     ptx_signatures=((float32[::1], float64[::1]), (float64[::1], float64[::1])),
     ptx_params={"tpb": 256},
+    shared_bytes=lambda tpb=256: 8 * tpb,  # one float64 partial sum per thread
+    ptx_extra=(({"tpb": MAX_THREADS_PER_BLOCK}, ((float32[::1], float64[::1]),)),),
 )
 
 
@@ -100,13 +104,13 @@ def reduce_sum(
         >>> reduce_sum(np.ones(4, np.float32), threads_per_block=48, backend="cpu")
         Traceback (most recent call last):
         ...
-        rtkit.errors.ConfigError: threads_per_block must be a power of two, got 48
+        rtkit.errors.ConfigError: threads_per_block must be a power of two in 1..1024, got 48
     """
     x = check_array("x", x)
-    if threads_per_block is not None and (
-        threads_per_block < 1 or threads_per_block & (threads_per_block - 1)
-    ):
-        raise ConfigError(f"threads_per_block must be a power of two, got {threads_per_block}")
+    if threads_per_block is not None:  # checked on every back end, before dispatch
+        check_threads("threads_per_block", threads_per_block, power_of_two=True)
+    if blocks is not None:
+        check_blocks(blocks)
     name = resolve_backend(backend)
     if name == "cpu":
         return float(cpu.reduce_sum(x))

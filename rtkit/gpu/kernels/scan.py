@@ -28,9 +28,15 @@ from typing import Any
 import numpy as np
 from numba import float64, int64
 
-from rtkit.errors import ConfigError
 from rtkit.gpu import cpu
-from rtkit.gpu.kernels._base import KernelSpec, check_array, resolve_backend, run_kernel
+from rtkit.gpu.kernels._base import (
+    MAX_THREADS_PER_BLOCK,
+    KernelSpec,
+    check_array,
+    check_threads,
+    resolve_backend,
+    run_kernel,
+)
 
 __all__ = ["SCAN", "scan", "scan_reference"]
 
@@ -78,6 +84,10 @@ SCAN = KernelSpec(
     _build_scan,
     ptx_signatures=((float64[::1], float64[::1]),),
     ptx_params={"tpb": 256, "dtype": "float64"},
+    shared_bytes=lambda tpb=256, dtype="float64": 8 * (tpb + 1),  # the tile and the carry
+    ptx_extra=(
+        ({"tpb": MAX_THREADS_PER_BLOCK, "dtype": "float64"}, ((float64[::1], float64[::1]),)),
+    ),
 )
 SCAN_INT = KernelSpec(
     "scan_int64",
@@ -85,6 +95,8 @@ SCAN_INT = KernelSpec(
     _build_scan,
     ptx_signatures=((int64[::1], int64[::1]),),
     ptx_params={"tpb": 256, "dtype": "int64"},
+    shared_bytes=lambda tpb=256, dtype="int64": 8 * (tpb + 1),
+    ptx_extra=(({"tpb": MAX_THREADS_PER_BLOCK, "dtype": "int64"}, ((int64[::1], int64[::1]),)),),
 )
 
 
@@ -112,13 +124,13 @@ def scan(
         rtkit.errors.ConfigError: x must have dtype float64 or int64, got float32
     """
     x = check_array("x", x, dtypes=(np.float64, np.int64))
+    if threads_per_block is not None:  # checked on every back end, before dispatch
+        check_threads("threads_per_block", threads_per_block, power_of_two=True)
     name = resolve_backend(backend)
     out = np.empty_like(x)
     if name == "cpu":
         cpu.scan(x, out)
         return out
     tpb = (256 if name == "cuda" else 32) if threads_per_block is None else threads_per_block
-    if not (1 <= tpb <= 1024 and tpb & (tpb - 1) == 0):
-        raise ConfigError(f"threads_per_block must be a power of two in 1..1024, got {tpb}")
     spec = SCAN if x.dtype == np.float64 else SCAN_INT
     return run_kernel(spec, 1, tpb, (x, out), tpb=tpb, dtype=x.dtype.name)[0]

@@ -34,6 +34,7 @@ from rtkit.gpu import cpu
 from rtkit.gpu.kernels._base import (
     KernelSpec,
     check_array,
+    check_blocks,
     check_same,
     launch_config,
     resolve_backend,
@@ -123,6 +124,8 @@ def moving_average(
     """
     x = check_array("x", x)
     window = _check_window(window, x.size)
+    if blocks is not None:  # checked on every back end, before dispatch
+        check_blocks(blocks)
     name = resolve_backend(backend)
     out = np.empty(x.size - window + 1, x.dtype)
     if name == "cpu":
@@ -159,6 +162,8 @@ def vwap(
         i = int(negative[0])
         raise ConfigError(f"volume must be >= 0, got {volume[i]} at index {i}")
     window = _check_window(window, price.size)
+    if blocks is not None:
+        check_blocks(blocks)
     name = resolve_backend(backend)
     out = np.empty(price.size - window + 1, price.dtype)
     if name == "cpu":
