@@ -3,12 +3,15 @@
 Merged into ``WRONG`` by tests/test_exercise_content.py: each must fail a
 public test with a message naming the call, and be caught by a hidden test.
 Answers that would loop for ever on an unschedulable task stop after a
-generous number of steps instead, so that the tests always finish.
+generous number of steps instead, so that the tests always finish; one,
+``no-deadline-check``, really does loop, to show that the tests' time budget
+stops it with a message about the deadline check.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -120,6 +123,25 @@ def _rta(
     return response_time
 
 
+def _no_deadline_check(task, higher, blocking=0):
+    """Iterates to the fixed point and only then compares it with the deadline.
+
+    Right whenever the iteration converges; when the higher-priority tasks fill
+    the processor it never does, and the tests' time budget must stop it. The
+    wall-clock cap is only a safety net for a caller that sets no budget (and
+    then its late ``None`` is the right answer, so the wrong answer is missed).
+    """
+    wcet, _, deadline = task
+    r = wcet + blocking + sum(c for c, _ in higher)
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        following = wcet + blocking + sum(-(-r // t) * c for c, t in higher)
+        if following == r:
+            return r if r <= deadline else None
+        r = following
+    return None
+
+
 WRONG: dict[str, dict[str, object]] = {
     "06.liu-layland": {
         "ln2-bound": _liu_layland(bound_of=lambda n: math.log(2)),
@@ -148,6 +170,8 @@ WRONG: dict[str, dict[str, object]] = {
         "stride-is-tickets": _stride(stride_of=lambda tickets: tickets),
         "float-stride": _stride(stride_of=lambda tickets: 1 / tickets),
         "ties-to-higher-index": _stride(tie=lambda k: -k),
+        # Waldspurger's own convention, but not this exercise's (nor rtkit.sched's).
+        "start-at-stride": _stride(start_at_stride=True),
         "bursts": _bursts,
     },
     "06.response-time": {
@@ -157,5 +181,6 @@ WRONG: dict[str, dict[str, object]] = {
         "blocking-added-after": _rta(blocking_inside=False, blocking_after=True),
         "period-as-deadline": _rta(deadline_of=lambda task: task[1]),
         "strict-deadline": _rta(met=lambda r, d: r < d),
+        "no-deadline-check": _no_deadline_check,
     },
 }

@@ -10,7 +10,8 @@ fixed-priority simulation over the hyperperiod (the critical instant), and
 ``None`` exactly when that simulation misses a deadline; the Liu-Layland
 verdict must agree with sets built to sit exactly at U = 1 and at the bound.
 Messages say what was called and what kind of result was wrong, never the
-expected value.
+expected value. ``response_time`` calls run under ``bounded_call``'s time budget,
+so an iteration with no deadline check fails instead of hanging the grader.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fractions import Fraction
 import numpy as np
 
 from rtkit.grading.catalog import PublicTest, test
+from rtkit.grading.ex06 import bounded_call
 from rtkit.sched import Task, response_time_analysis, simulate
 
 # -- 06.liu-layland -----------------------------------------------------------------
@@ -287,8 +289,18 @@ def _h06_fp_worst(tasks, horizon):
     return [None if m else w for w, m in zip(worst, missed, strict=True)]
 
 
+def _h06_bounded(f):
+    """``f``, failing (not hanging) on a call that never returns: an unbounded iteration."""
+
+    def bounded(*args):
+        return bounded_call("response_time(...)", f, *args)
+
+    return bounded
+
+
 @test("seeded random RM task sets: response times equal the worst seen in simulation")
 def _h06_rta_simulated(f):
+    f = _h06_bounded(f)
     rng = np.random.default_rng(6_006)
     for trial in range(60):
         n = int(rng.integers(1, 5))
@@ -316,6 +328,7 @@ def _h06_rta_simulated(f):
 
 @test("unschedulable higher priorities, long blocking and equality at the deadline")
 def _h06_rta_edges(f):
+    f = _h06_bounded(f)
     cases = [
         ((1, 100, 100), [(1, 2), (1, 2)], 0),
         ((1, 100, 100), [(1, 2), (1, 3)], 0),
@@ -344,6 +357,7 @@ def _h06_rta_edges(f):
 
 @test("response times agree with rtkit.sched.response_time_analysis, blocking included")
 def _h06_rta_library(f):
+    f = _h06_bounded(f)
     rng = np.random.default_rng(6_010)
     for trial in range(150):
         n = int(rng.integers(1, 6))

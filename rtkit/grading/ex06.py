@@ -18,7 +18,9 @@ with ``STRIDE1 = 2**20``), so the lesson can compare answers with it.
 Messages name the call and the kind of mistake, never the expected value.
 Calls made with the learner's code are guarded: anything it raises (other
 than ``NotImplementedError``, which means "not started") becomes a failure
-that names the call.
+that names the call; a ``response_time`` call that has not returned after
+``RUNAWAY_S`` seconds (an iteration that never compares R with the deadline)
+fails with a message saying so, instead of using up ``check()``'s time limit.
 
 Example:
     >>> from rtkit.grading import catalog
@@ -34,6 +36,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
@@ -115,45 +120,78 @@ def _ll_utilisation(f):
             )
 
 
-@test("at or under the bound: schedulable by RM")
-def _ll_under(f):
-    for tasks in ([(5, 5)], [(1, 2), (1, 4)], [(1, 4), (1, 5), (2, 10)]):
+def _ll_verdicts(f: Callable, sets: Sequence[list[tuple[int, int]]]) -> None:
+    """Check each set's verdict; the message names the kind of set, not the verdict expected.
+
+    Each verdict test mixes sets of all three kinds, so that an answer giving
+    one verdict whatever the set cannot pass any of them.
+    """
+    for tasks in sets:
         call, _, _, verdict = _ll(f, tasks)
-        if verdict != "schedulable":
+        want = _ll_model(tasks)[2]
+        if verdict == want:
+            continue
+        if want == "schedulable":
             raise AssertionError(
                 f"{call}: the verdict is wrong for a set whose utilisation is at or under the "
                 "bound (U <= bound means schedulable, equality included)"
             )
-
-
-@test("above the bound but not above 1: inconclusive, for the test is only sufficient")
-def _ll_between(f):
-    sets = (
-        [(1, 2), (1, 3)],
-        [(1, 2), (1, 4), (2, 8)],
-        [(6, 15), (9, 20), (1, 12), (1, 15)],
-    )
-    for tasks in sets:
-        call, _, _, verdict = _ll(f, tasks)
-        if verdict == "unschedulable":
+        if want == "inconclusive" and verdict == "unschedulable":
             raise AssertionError(
                 f"{call}: the verdict says unschedulable, but the set fits under U <= 1: above "
                 "the bound the test cannot tell (it is sufficient, not necessary, S002-41). Add "
                 "the utilisations exactly (fractions.Fraction), so that rounding cannot push an "
                 "exact 1 over 1"
             )
-        if verdict != "inconclusive":
-            raise AssertionError(f"{call}: the verdict is wrong for a set above the bound")
-
-
-@test("over 1: unschedulable, under any policy")
-def _ll_over(f):
-    for tasks in ([(2, 3), (1, 2)], [(3, 4), (1, 4), (1, 100)], [(7, 5)]):
-        call, _, _, verdict = _ll(f, tasks)
-        if verdict != "unschedulable":
+        if want == "inconclusive":
             raise AssertionError(
-                f"{call}: the verdict is wrong for a set that needs more than the whole processor"
+                f"{call}: the verdict is wrong for a set above the bound but not above 1"
             )
+        raise AssertionError(
+            f"{call}: the verdict is wrong for a set that needs more than the whole processor"
+        )
+
+
+@test("at or under the bound, and only there: schedulable by RM")
+def _ll_under(f):
+    _ll_verdicts(
+        f,
+        (
+            [(5, 5)],  # U = bound = 1
+            [(1, 2), (1, 4)],
+            [(1, 4), (1, 5), (2, 10)],
+            [(2, 5), (3, 7)],  # just above the bound for two tasks
+            [(3, 5), (1, 2)],
+        ),
+    )
+
+
+@test("above the bound but not above 1: inconclusive, for the test is only sufficient")
+def _ll_between(f):
+    _ll_verdicts(
+        f,
+        (
+            [(1, 2), (1, 3)],
+            [(1, 2), (1, 4), (2, 8)],
+            [(6, 15), (9, 20), (1, 12), (1, 15)],  # exactly 1, over 1 in floating point
+            [(1, 3), (1, 6)],
+            [(1, 2), (1, 3), (1, 6), (1, 100)],  # just over 1
+        ),
+    )
+
+
+@test("over 1, and only over 1: unschedulable, under any policy")
+def _ll_over(f):
+    _ll_verdicts(
+        f,
+        (
+            [(2, 3), (1, 2)],
+            [(3, 4), (1, 4), (1, 100)],
+            [(7, 5)],
+            [(1, 2), (1, 3), (1, 6)],  # exactly 1
+            [(1, 10)],
+        ),
+    )
 
 
 register(
@@ -399,20 +437,37 @@ def _stride_ties(f):
             )
 
 
-@test("quanta interleave, in stride scheduling's exact order")
+def _exact_stride_model(tickets: Sequence[int], quanta: int) -> list[int]:
+    """The order with exact strides, 1 / tickets: what an answer that skips the rounding gives."""
+    strides = [Fraction(1, t) for t in tickets]
+    passes = [Fraction(0)] * len(tickets)
+    order = []
+    for _ in range(quanta):
+        i = min(range(len(passes)), key=lambda k: (passes[k], k))
+        order.append(i)
+        passes[i] += strides[i]
+    return order
+
+
+@test("quanta interleave, in stride scheduling's exact order (and no quanta, no dispatches)")
 def _stride_order(f):
-    for tickets, quanta in (([3, 1], 8), ([5, 3, 2], 20), ([7, 1, 2, 3], 26), ([1], 3)):
+    cases = (([3, 1], 8), ([5, 3, 2], 20), ([7, 1, 2, 3], 26), ([1], 3), ([2, 1], 0))
+    for tickets, quanta in cases:
         call, got = _order(f, tickets, quanta)
-        if got != _stride_model(tickets, quanta):
+        if got == _stride_model(tickets, quanta):
+            continue
+        if got == _exact_stride_model(tickets, quanta):
             raise AssertionError(
-                f"{call}: the dispatch order is not stride scheduling's: each quantum runs the "
-                "task with the smallest pass, which then advances by its stride (no bursts)"
+                f"{call}: the order follows exact strides (1 / tickets, or a common multiple "
+                "divided by tickets); stride scheduling's stride is the integer STRIDE1 // "
+                "tickets, rounded down, and that rounding decides which of two nearly equal "
+                "passes runs first"
             )
-
-
-@test("no quanta, no dispatches")
-def _stride_none(f):
-    _order(f, [2, 1], 0)
+        raise AssertionError(
+            f"{call}: the dispatch order is not stride scheduling's: each quantum runs the task "
+            "with the smallest pass (ties to the lower index), whose pass then advances by its "
+            "integer stride STRIDE1 // tickets, rounding included (no bursts)"
+        )
 
 
 register(
@@ -432,7 +487,7 @@ register(
             "min(range(n), key=lambda k: (passes[k], k)), append it to the order and add its "
             "stride to its pass. Return the order, one index per quantum.",
         ),
-        tests=(_stride_shares, _stride_ties, _stride_order, _stride_none),
+        tests=(_stride_shares, _stride_ties, _stride_order),
         seed_ids=("S002-41",),
     )
 )
@@ -456,12 +511,72 @@ def _rta_model(
     return None
 
 
+#: Seconds one ``response_time`` call may take. A right answer takes microseconds; an
+#: iteration that never compares R with the deadline runs for ever when the higher-priority
+#: tasks fill the processor, and should be told so long before check()'s overall time limit.
+RUNAWAY_S = 2.0
+
+
+class _Runaway(BaseException):
+    """Raised in a call that ran past its budget.
+
+    A BaseException, so that an answer's ``except Exception`` cannot swallow it.
+    """
+
+
+def bounded_call(what: str, fn: Callable, *args: object, seconds: float = RUNAWAY_S) -> object:
+    """``_call(what, fn, *args)``, failing with a message if it has not returned in ``seconds``.
+
+    A one-shot SIGALRM timer, as ``check()`` itself uses, in the main thread only
+    (elsewhere the call runs unbounded, under whatever limit its caller sets).
+    An outer timer (``check()``'s per-test limit) is suspended meanwhile and
+    re-armed afterwards with the time it had left; if it would fire first, it is
+    left alone.
+
+    Example:
+        >>> bounded_call("double(2)", lambda x: 2 * x, 2)
+        4
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _call(what, fn, *args)
+    outer = signal.getsignal(signal.SIGALRM)
+    outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
+    if outer is None or 0 < outer_left <= seconds:
+        return _call(what, fn, *args)  # the outer limit ends it first, or cannot be restored
+    started = time.monotonic()
+
+    def restore_outer() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, outer)
+        if outer_left:
+            left = outer_left - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+
+    def expire(signum, frame):
+        # The outer limit comes back first: an answer that swallows _Runaway still ends.
+        restore_outer()
+        raise _Runaway
+
+    signal.signal(signal.SIGALRM, expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        return _call(what, fn, *args)
+    except _Runaway:
+        raise AssertionError(
+            f"{what} did not return within {seconds:g} s: does your iteration stop once R "
+            "passes the deadline? (When the higher-priority tasks fill the processor, R grows "
+            "for ever.)"
+        ) from None
+    finally:
+        restore_outer()
+
+
 def _rt(
     f: Callable, task: tuple[int, int, int], higher: list[tuple[int, int]], blocking: int
 ) -> tuple[str, int | None]:
     args: tuple = (task, higher) if blocking == 0 else (task, higher, blocking)
     call = call_repr(RESPONSE_TIME, *args)
-    got = _call(call, f, *args)
+    got = bounded_call(call, f, *args)
     if got is not None and not _is_int(got):
         raise AssertionError(f"{call} returned a {type(got).__name__}, not an int or None")
     return call, got
