@@ -12,7 +12,8 @@ reference simulator (:mod:`rtkit.sched._simref`). ``engine="reference"``
 forces the readable one: both give identical schedules.
 
 Speed: only the compiled core is fast enough for 1,000,000 jobs in a few
-seconds (it records several million jobs a second with the full schedule;
+seconds (it records about ten million jobs a second with the full schedule,
+writing the job and segment tables as it simulates;
 ``benchmarks/bench_sched.py`` measures it). The reference engine, and so
 every global multiprocessor, LLF, stride or lottery run, manages about
 25,000 jobs a second: keep its horizons to tens of thousands of jobs.
@@ -147,7 +148,7 @@ def _subset(inp: SimInput, task_ids: list[int]) -> tuple[SimInput, np.ndarray]:
 def _finalize(
     inp: SimInput, out: SimOutput, horizon: int, may_migrate: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Turn the engine's flat arrays into the Schedule's job and segment tables."""
+    """Turn the reference engine's flat arrays into the Schedule's job and segment tables."""
     from rtkit.sched._simcore import fill_tables
 
     n_jobs = len(inp.release)
@@ -263,8 +264,12 @@ def simulate(
         )
     use_fast = engine == "fast" or (engine == "auto" and fast_ok)
     inp = _prepare(ts, policy, horizon, seed)
-    out = _run(inp, policy, cpus, cpu_of, preemptive, on_miss == "abort", quantum, seed, use_fast)
-    jobs, seg = _finalize(inp, out, horizon, cpu_of is None and cpus > 1)
+    abort = on_miss == "abort"
+    if use_fast:
+        jobs, seg = _run_fast(inp, policy, cpus, cpu_of, preemptive, abort)
+    else:
+        out = _run(inp, policy, cpus, cpu_of, preemptive, abort, quantum, seed)
+        jobs, seg = _finalize(inp, out, horizon, cpu_of is None and cpus > 1)
     return Schedule(
         tasks=ts,
         policy=policy,
@@ -319,6 +324,40 @@ def _placement(
     return [by_name.get(t.name, 0) for t in ts]  # aperiodic jobs go to cpu 0
 
 
+def _run_fast(
+    inp: SimInput,
+    policy: str,
+    cpus: int,
+    cpu_of: list[int] | None,
+    preemptive: bool,
+    abort: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The compiled core, writing the job and segment tables directly (one pass, no copies)."""
+    from rtkit.sched._simcore import simulate_into
+
+    n_jobs = len(inp.release)
+    jobs = np.empty(n_jobs, dtype=JOB_DTYPE)  # every row is written at its job's release
+    if cpu_of is None:
+        return jobs, simulate_into(jobs, inp, policy, preemptive, abort)
+    # Partitioned: each cpu runs its own tasks and writes their jobs at their
+    # rows in the whole set's (release, task) order.
+    task = np.repeat(np.arange(len(inp.wcet), dtype=np.int64), np.diff(inp.offset))
+    rows = np.empty(n_jobs, dtype=np.int64)
+    rows[np.lexsort((task, inp.release))] = np.arange(n_jobs)
+    parts = []
+    for cpu in range(cpus):
+        ids = [i for i, c in enumerate(cpu_of) if c == cpu]
+        sub, glob = _subset(inp, ids)
+        tid = np.array(ids, dtype=np.int64)
+        parts.append(
+            simulate_into(
+                jobs, sub, policy, preemptive, abort, task_id=tid, rows=rows[glob], cpu=cpu
+            )
+        )
+    seg = np.concatenate(parts)
+    return jobs, seg[np.lexsort((seg["cpu"], seg["start"]))]
+
+
 def _run(
     inp: SimInput,
     policy: str,
@@ -328,13 +367,10 @@ def _run(
     abort: bool,
     quantum: int,
     seed: int,
-    use_fast: bool,
 ) -> SimOutput:
-    def one(sub: SimInput, n_cpus: int, cpu: int) -> SimOutput:
-        if use_fast:
-            from rtkit.sched._simcore import simulate_fast
+    """The reference engine, on all cpus at once or (partitioned) one cpu at a time."""
 
-            return simulate_fast(sub, policy, preemptive, abort)
+    def one(sub: SimInput, n_cpus: int, cpu: int) -> SimOutput:
         rng = np.random.default_rng([seed, 1, cpu])
         return simulate_reference(sub, policy, n_cpus, preemptive, abort, quantum, rng)
 
