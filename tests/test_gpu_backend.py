@@ -8,9 +8,6 @@ NUMBA_ENABLE_CUDASIM unless the case sets it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -18,22 +15,18 @@ from rtkit.errors import ConfigError
 from rtkit.gpu import detect
 
 
-def _child(code: str, env_cudasim: str | None = None) -> dict:
-    env = dict(os.environ)
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
-    if env_cudasim is not None:
-        env["NUMBA_ENABLE_CUDASIM"] = env_cudasim
+@pytest.fixture
+def child(run_python):
+    """``child(code, env_cudasim=None)``: ``code`` run after ``import rtkit`` in a fresh
+    interpreter, NUMBA_ENABLE_CUDASIM set to ``env_cudasim`` or unset; the JSON it printed last.
+    """
     prelude = "import json, os, sys, rtkit\nfrom rtkit.gpu import backend, select_backend\n"
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", prelude + code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def run(code: str, env_cudasim: str | None = None) -> dict:
+        out = run_python(prelude + code, cudasim=env_cudasim)
+        return json.loads(out.splitlines()[-1])
+
+    return run
 
 
 def _gpu_here() -> bool:
@@ -41,8 +34,8 @@ def _gpu_here() -> bool:
 
 
 @pytest.mark.skipif(_gpu_here(), reason="this machine has a GPU: auto picks cuda")
-def test_auto_switches_the_simulator_on_after_rtkit_imported_numba():
-    out = _child(
+def test_auto_switches_the_simulator_on_after_rtkit_imported_numba(child):
+    out = child(
         "assert 'numba' in sys.modules and 'numba.cuda' not in sys.modules\n"
         "c = select_backend()\n"
         "print(json.dumps({'backend': c.backend, 'env_set': c.env_set, 'now': backend(),\n"
@@ -53,8 +46,8 @@ def test_auto_switches_the_simulator_on_after_rtkit_imported_numba():
     assert "no CUDA GPU found" in out["reason"]
 
 
-def test_asking_again_after_numba_cuda_was_imported_keeps_the_choice_or_refuses():
-    out = _child(
+def test_asking_again_after_numba_cuda_was_imported_keeps_the_choice_or_refuses(child):
+    out = child(
         "from numba import cuda\n"
         "c = select_backend()\n"
         "try:\n"
@@ -69,8 +62,8 @@ def test_asking_again_after_numba_cuda_was_imported_keeps_the_choice_or_refuses(
 
 
 @pytest.mark.skipif(_gpu_here(), reason="this machine has a GPU")
-def test_asking_for_cuda_without_a_gpu_is_a_config_error():
-    out = _child(
+def test_asking_for_cuda_without_a_gpu_is_a_config_error(child):
+    out = child(
         "try:\n"
         "    select_backend('cuda'); refused = ''\n"
         "except Exception as exc:\n"
@@ -83,8 +76,8 @@ def test_asking_for_cuda_without_a_gpu_is_a_config_error():
     }
 
 
-def test_an_explicit_environment_variable_is_respected():
-    out = _child("c = select_backend()\nprint(json.dumps({'b': c.backend, 'set': c.env_set}))", "1")
+def test_an_explicit_environment_variable_is_respected(child):
+    out = child("c = select_backend()\nprint(json.dumps({'b': c.backend, 'set': c.env_set}))", "1")
     assert out == {"b": "cudasim", "set": False}
 
 

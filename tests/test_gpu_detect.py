@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
-import os
-import subprocess
 import sys
 import types
 
@@ -30,57 +28,38 @@ def _real_gpu() -> bool:
 needs_gpu = pytest.mark.skipif(not _real_gpu(), reason="needs a CUDA GPU; none on this machine")
 
 
-def _run_python(code: str, *, cudasim: bool) -> str:
-    """Run ``code`` in a fresh interpreter (numba reads NUMBA_ENABLE_CUDASIM at import)."""
-    env = dict(os.environ)
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
-    if cudasim:
-        env["NUMBA_ENABLE_CUDASIM"] = "1"
-    # -W error: detection must not warn, in the simulator or out of it.
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def test_backend_is_one_of_the_three_places_gpu_code_runs():
     assert backend() in backend_module.BACKENDS
 
 
-def test_cudasim_env_var_selects_the_simulator():
-    out = _run_python("from rtkit.gpu import backend; print(backend())", cudasim=True)
+def test_cudasim_env_var_selects_the_simulator(run_python):
+    out = run_python("from rtkit.gpu import backend; print(backend())", cudasim="1")
     assert out == "cudasim"
 
 
-def test_simulator_is_not_reported_as_a_real_gpu():
+def test_simulator_is_not_reported_as_a_real_gpu(run_python):
     code = "import json; from rtkit.gpu import describe; print(json.dumps(describe()))"
-    info = json.loads(_run_python(code, cudasim=True))
+    info = json.loads(run_python(code, cudasim="1"))
     assert info["backend"] == "cudasim"
     assert info["cudasim"] is True
     assert info["cuda_available"] is False
     assert info["device_name"] is None
 
 
-def test_without_simulator_backend_is_cuda_only_when_numba_finds_a_gpu():
+def test_without_simulator_backend_is_cuda_only_when_numba_finds_a_gpu(run_python):
     code = (
         "from numba import cuda; from rtkit.gpu import backend; "
         "print(backend(), cuda.is_available())"
     )
-    name, available = _run_python(code, cudasim=False).split()
+    name, available = run_python(code).split()
     assert name == ("cuda" if available == "True" else "cpu")
 
 
-def test_importing_rtkit_gpu_does_not_initialise_numba_cuda():
+def test_importing_rtkit_gpu_does_not_initialise_numba_cuda(run_python):
     # numba.cuda reads NUMBA_ENABLE_CUDASIM and looks for a driver when first
     # imported; that must happen when detection is asked for, not on import.
     code = "import sys, rtkit.gpu; print('numba.cuda' in sys.modules)"
-    assert _run_python(code, cudasim=False) == "False"
+    assert run_python(code) == "False"
 
 
 def test_backend_is_cpu_when_numba_cuda_raises(monkeypatch):

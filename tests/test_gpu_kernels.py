@@ -9,7 +9,6 @@ simulator, so that a kernel a real GPU would reject fails here.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -26,23 +25,6 @@ needs_sim = pytest.mark.skipif(
     backend() != "cudasim", reason="needs numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
 )
 FLOATS = [np.float32, np.float64]
-
-
-def _run_child(code: str, *, cudasim: bool) -> str:
-    env = dict(os.environ)
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
-    if cudasim:
-        env["NUMBA_ENABLE_CUDASIM"] = "1"
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -346,7 +328,7 @@ def test_validate_checks_shape_and_tolerance_by_dtype():
 # -- laziness and PTX -------------------------------------------------------------
 
 
-def test_importing_the_kernels_and_running_on_cpu_never_imports_numba_cuda():
+def test_importing_the_kernels_and_running_on_cpu_never_imports_numba_cuda(run_python):
     code = (
         "import sys, rtkit.gpu, rtkit.gpu.kernels, rtkit.gpu.processor; "
         "import numpy as np; from rtkit.gpu import select_backend, kernels; "
@@ -354,7 +336,7 @@ def test_importing_the_kernels_and_running_on_cpu_never_imports_numba_cuda():
         "kernels.vector_add(np.ones(2), np.ones(2)); "
         "print('numba.cuda' in sys.modules)"
     )
-    assert _run_child(code, cudasim=False) == "cpu cpu False"
+    assert run_python(code) == "cpu cpu False"
 
 
 PTX_CHILD = """
@@ -390,10 +372,9 @@ print(json.dumps(report))
 
 
 @pytest.fixture(scope="module")
-def ptx_reports():
+def ptx_reports(child_env):
     """PTX for cc 8.0 and 9.0, compiled and assembled in two child processes at once."""
-    env = dict(os.environ)
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    env = child_env()
     children = {
         cc: subprocess.Popen(
             [sys.executable, "-W", "error", "-c", PTX_CHILD, *cc],

@@ -15,12 +15,7 @@ from rtkit.streaming import Stream, StreamStats, SubscriberStats
 TIMEOUT_S = 20.0  # a safety net against hangs, never an assertion about speed
 
 
-@pytest.fixture(autouse=True)
-def no_leaked_threads():
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.name.startswith("rtkit-")]
-    assert not leaked, f"threads left running: {leaked}"
+pytestmark = pytest.mark.usefixtures("no_leaked_threads")  # tests/conftest.py
 
 
 def _slow(seconds: float, into: list):
@@ -364,6 +359,30 @@ def test_unsubscribe_disconnects_a_stuck_subscriber_and_frees_the_publisher():
     _wait_until(lambda: not any(x.name.startswith("rtkit-stream") for x in threading.enumerate()))
 
 
+def _close_during_publish(s, reached, gate):
+    """Publish "x" in a thread named "publisher"; once it has ``reached`` its pause, close ``s``
+    from another thread, then open ``gate``. Returns the publish's outcome: its result or Closed.
+    """
+    outcome = []
+
+    def publisher():
+        try:
+            outcome.append(s.publish("x"))
+        except Closed as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=publisher, name="publisher")
+    t.start()
+    assert reached.wait(TIMEOUT_S)  # the publish is under way, paused
+    closer = threading.Thread(target=s.close, args=(TIMEOUT_S,))
+    closer.start()
+    _wait_until(lambda: s.closed)
+    gate.set()
+    t.join(TIMEOUT_S)
+    closer.join(TIMEOUT_S)
+    return outcome
+
+
 class _GatedClock(WallClock):
     """A wall clock whose next reading waits for a gate: it pauses a publish mid-way."""
 
@@ -386,23 +405,7 @@ def test_a_publish_racing_close_raises_closed_instead_of_vanishing():
     s = Stream(clock=clock)
     s.subscribe(got.append, name="a")
     gate = clock.gate = threading.Event()
-    outcome = []
-
-    def publisher():
-        try:
-            outcome.append(s.publish("x"))
-        except Closed as exc:
-            outcome.append(exc)
-
-    t = threading.Thread(target=publisher, name="publisher")
-    t.start()
-    assert clock.reached.wait(TIMEOUT_S)  # the publish is under way
-    closer = threading.Thread(target=s.close, args=(TIMEOUT_S,))
-    closer.start()
-    _wait_until(lambda: s.closed)
-    gate.set()
-    t.join(TIMEOUT_S)
-    closer.join(TIMEOUT_S)
+    outcome = _close_during_publish(s, clock.reached, gate)  # paused at its clock reading
     assert len(outcome) == 1 and isinstance(outcome[0], Closed), outcome
     final = s.stats()["a"]
     assert got == [] and (final.published, final.delivered) == (0, 0)
@@ -427,23 +430,7 @@ def test_a_close_during_the_offers_of_a_publish_raises_closed():
     got = []
     s = Stream()
     s.subscribe(got.append, filter=accept, name="a")
-    outcome = []
-
-    def publisher():
-        try:
-            outcome.append(s.publish("x"))
-        except Closed as exc:
-            outcome.append(exc)
-
-    t = threading.Thread(target=publisher)
-    t.start()
-    assert reached.wait(TIMEOUT_S)  # the publisher is inside the offer loop
-    closer = threading.Thread(target=s.close, args=(TIMEOUT_S,))
-    closer.start()
-    _wait_until(lambda: s.closed)
-    gate.set()
-    t.join(TIMEOUT_S)
-    closer.join(TIMEOUT_S)
+    outcome = _close_during_publish(s, reached, gate)  # paused inside the offer loop
     assert len(outcome) == 1 and isinstance(outcome[0], Closed), outcome
     assert got == [] and s.stats()["a"].published == 0
     s._check()

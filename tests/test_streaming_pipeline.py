@@ -16,12 +16,7 @@ from rtkit.streaming.operators import SKIP, Operator, StageFailure, fuse
 TIMEOUT_S = 30.0  # a safety net against hangs, never an assertion about speed
 
 
-@pytest.fixture(autouse=True)
-def no_leaked_threads():
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.name.startswith("rtkit-")]
-    assert not leaked, f"threads left running: {leaked}"
+pytestmark = pytest.mark.usefixtures("no_leaked_threads")  # tests/conftest.py
 
 
 def _mixed(sink):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 
 import numpy as np
@@ -33,12 +32,7 @@ from rtkit.streaming.windows import BatchNode, CountWindowNode, TimeWindowNode
 NEVER = np.iinfo(np.int64).min // 2
 
 
-@pytest.fixture(autouse=True)
-def no_leaked_threads():
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.name.startswith("rtkit-")]
-    assert not leaked, f"threads left running: {leaked}"
+pytestmark = pytest.mark.usefixtures("no_leaked_threads")  # tests/conftest.py
 
 
 def summary(items):

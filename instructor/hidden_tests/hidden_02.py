@@ -1,8 +1,8 @@
 """Hidden tests for lesson 02's exercises. Instructors only: never ship this file.
 
 ``rtkit grade ... --hidden-tests instructor/hidden_tests`` runs them after the
-public tests. They run longer, seeded workloads against small reference
-models written here (never against :mod:`rtkit.orderbook`, so that the
+public tests. They run longer, seeded workloads against the public tests'
+small reference models (never against :mod:`rtkit.orderbook`, so that the
 exercises stand alone): thousands of resting orders over wide price ranges,
 two books side by side, fills with prices and quantities far beyond 2**63,
 invalid fills hidden in long lists, random books swept by random limit and
@@ -20,18 +20,10 @@ import numpy as np
 
 from rtkit.grading.catalog import PublicTest, test
 
-# The public tests' reference matcher: one definition of the expected result.
-from rtkit.grading.ex02 import _reference_match
+# The public tests' reference models: one definition of each expected result.
+from rtkit.grading.ex02 import _available, _exact_vwap, _model_levels, _reference_match
 
 # -- 02.duplicate-levels ---------------------------------------------------------------
-
-
-def _h02_model(orders):
-    bids, asks = {}, {}
-    for side, price, qty in orders:
-        levels = bids if side == "buy" else asks
-        levels[price] = levels.get(price, 0) + qty
-    return sorted(bids.items(), reverse=True), sorted(asks.items())
 
 
 def _h02_read(book):
@@ -50,7 +42,7 @@ def _h02_levels_wide(cls):
         order = (side, price, int(rng.integers(1, 10**6)))
         book.add(*order)
         orders.append(order)
-        if i % 50 == 49 and _h02_read(book) != _h02_model(orders):
+        if i % 50 == 49 and _h02_read(book) != _model_levels(orders):
             raise AssertionError(
                 f"Book() after {i + 1} seeded random add(...) calls: bids or asks is not one "
                 "level per price, in order, each the total of its orders"
@@ -63,12 +55,12 @@ def _h02_levels_two_books(cls):
     first.add("buy", 100, 5)
     second.add("sell", 200, 7)
     second.add("buy", 100, 1)
-    if _h02_read(first) != _h02_model([("buy", 100, 5)]):
+    if _h02_read(first) != _model_levels([("buy", 100, 5)]):
         raise AssertionError(
             "Book() and a second Book(): adding to the second changed the first; keep the "
             "levels on the instance (in __init__), not on the class"
         )
-    if _h02_read(second) != _h02_model([("sell", 200, 7), ("buy", 100, 1)]):
+    if _h02_read(second) != _model_levels([("sell", 200, 7), ("buy", 100, 1)]):
         raise AssertionError("a second Book(): its levels are not those of its own orders")
 
 
@@ -82,7 +74,7 @@ def _h02_levels_few_prices(cls):
         order = (side, int(rng.choice(prices[side])), int(rng.integers(1, 50)))
         book.add(*order)
         orders.append(order)
-    if _h02_read(book) != _h02_model(orders) or _h02_read(book) != _h02_read(book):
+    if _h02_read(book) != _model_levels(orders) or _h02_read(book) != _h02_read(book):
         raise AssertionError(
             "Book() after 10,000 add(...) calls at three prices a side: bids or asks is not "
             "three levels, in order, each the total of its orders"
@@ -90,10 +82,6 @@ def _h02_levels_few_prices(cls):
 
 
 # -- 02.vwap -------------------------------------------------------------------------
-
-
-def _h02_vwap(fills):
-    return Fraction(sum(p * q for p, q in fills), sum(q for _, q in fills))
 
 
 @test("2,000 seeded random fill lists, exactly")
@@ -104,7 +92,7 @@ def _h02_vwap_random(f):
         base = int(rng.integers(1, 10**6))
         fills = [(base + int(rng.integers(0, 100)), int(rng.integers(1, 10_000))) for _ in range(n)]
         got = f(fills)
-        if not isinstance(got, Fraction) or got != _h02_vwap(fills):
+        if not isinstance(got, Fraction) or got != _exact_vwap(fills):
             raise AssertionError(
                 f"vwap(fills) on seeded random fill list {trial} ({n} fills): not the exact "
                 "volume-weighted average price, as a Fraction"
@@ -119,7 +107,7 @@ def _h02_vwap_huge(f):
             (10**15 + int(rng.integers(0, 10**6)), 10**12 + int(rng.integers(0, 10**9)))
             for _ in range(int(rng.integers(1, 12)))
         ]
-        if f(fills) != _h02_vwap(fills):
+        if f(fills) != _exact_vwap(fills):
             raise AssertionError(
                 f"vwap(fills) on seeded random fill list {trial} with prices near 1e15 ticks "
                 "and quantities near 1e12: not exact"
@@ -221,10 +209,7 @@ def _h02_match_deep(f):
 
 
 def _h02_fok_expected(asks, qty, limit):
-    available = sum(
-        q for price, orders in asks if limit is None or price <= limit for _, q in orders
-    )
-    if available < qty:
+    if _available(asks, limit) < qty:
         return [], _h02_norm_book(asks)
     return _reference_match(asks, qty, limit)
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from rtkit.grading.catalog import PublicTest, test
 
-# The public tests' reference batcher: one definition of the expected behaviour.
-from rtkit.grading.ex03 import _ModelBatcher
+# The public tests' reference models: one definition of the expected behaviour.
+from rtkit.grading.ex03 import _ModelBatcher, _reference_windows
 
 # -- 03.drop-oldest --------------------------------------------------------------------
 
@@ -110,15 +110,6 @@ def _h03_drop_frees(cls):
 # -- 03.tumbling-vwap ------------------------------------------------------------------
 
 
-def _h03_windows(events, width):
-    num, den = {}, {}
-    for t, p, q in events:
-        s = t - t % width
-        num[s] = num.get(s, 0) + p * q
-        den[s] = den.get(s, 0) + q
-    return [(s, Fraction(num[s], den[s])) for s in sorted(den)]
-
-
 def _h03_same(got, want):
     pairs = [tuple(p) for p in got]
     return pairs == want and all(isinstance(v, Fraction) for _, v in pairs)
@@ -135,7 +126,7 @@ def _h03_vwap_random(f):
         if rng.random() < 0.3:  # some on boundaries exactly
             times[: n // 2] = times[: n // 2] - times[: n // 2] % width
         events = [(int(t), int(rng.integers(1, 10**6)), int(rng.integers(1, 10**4))) for t in times]
-        if not _h03_same(f(events, width), _h03_windows(events, width)):
+        if not _h03_same(f(events, width), _reference_windows(events, width)):
             raise AssertionError(
                 f"tumbling_vwap(events, {width}) on seeded stream {trial}: not one exact "
                 "Fraction VWAP per non-empty event-time window, earliest first"
@@ -150,7 +141,7 @@ def _h03_vwap_huge(f):
             (int(rng.integers(0, 100)), 10**15 + int(rng.integers(0, 10**6)), 10**9 + i)
             for i in range(int(rng.integers(1, 20)))
         ]
-        if not _h03_same(f(events, 100), _h03_windows(events, 100)):
+        if not _h03_same(f(events, 100), _reference_windows(events, 100)):
             raise AssertionError(
                 f"tumbling_vwap(events, 100) on seeded list {trial} with prices near 1e15: "
                 "not exact"

@@ -1,8 +1,8 @@
 """Hidden tests for lesson 06's exercises. Instructors only: never ship this file.
 
 ``rtkit grade ... --hidden-tests instructor/hidden_tests`` runs them after the
-public tests. They hold answers to small independent models on seeded random
-inputs, to :mod:`rtkit.sched` (its EDF and stride simulations and its
+public tests. They hold answers to the public tests' reference models on seeded
+random inputs, to :mod:`rtkit.sched` (its EDF and stride simulations and its
 response-time analysis), and to the schedules themselves: EDF driven one time unit at a time by
 the learner's ``edf_pick`` must meet every deadline of a random task set with
 utilisation at most 1; response times must equal the worst response seen in a
@@ -22,22 +22,16 @@ from fractions import Fraction
 import numpy as np
 
 from rtkit.grading.catalog import PublicTest, test
-from rtkit.grading.ex06 import bounded_call
+
+# The public tests' reference models: one definition of each expected result.
+from rtkit.grading.ex06 import _edf_model, _ll_model, _rta_model, _stride_model, bounded_call
 from rtkit.sched import Task, response_time_analysis, simulate
 
 # -- 06.liu-layland -----------------------------------------------------------------
 
 
-def _h06_ll_model(tasks):
-    n = len(tasks)
-    u = sum((Fraction(c, t) for c, t in tasks), Fraction(0))
-    bound = n * (2 ** (1 / n) - 1)
-    verdict = "schedulable" if u <= bound else "inconclusive" if u <= 1 else "unschedulable"
-    return u, bound, verdict
-
-
 def _h06_ll_agrees(f, tasks, what):
-    u, bound, verdict = _h06_ll_model(tasks)
+    u, bound, verdict = _ll_model(tasks)
     got = f([tuple(t) for t in tasks])
     if (
         not isinstance(got, (tuple, list))
@@ -85,15 +79,6 @@ def _h06_ll_exact(f):
 # -- 06.edf-pick --------------------------------------------------------------------
 
 
-def _h06_edf_model(jobs, now):
-    ready = [
-        (release + rel, release, task, i)
-        for i, (task, release, rel, remaining) in enumerate(jobs)
-        if release <= now and remaining > 0
-    ]
-    return min(ready)[3] if ready else None
-
-
 @test("seeded random job lists with ties, future and finished jobs")
 def _h06_edf_random(f):
     rng = np.random.default_rng(6_003)
@@ -110,7 +95,7 @@ def _h06_edf_random(f):
             for k in range(n)
         ]
         now = int(rng.integers(0, 7))
-        if f(list(jobs), now) != _h06_edf_model(jobs, now):
+        if f(list(jobs), now) != _edf_model(jobs, now):
             raise AssertionError(
                 f"edf_pick(jobs, now) on seeded random job list {trial}: the job picked is not "
                 "the one EDF runs"
@@ -142,7 +127,7 @@ def _h06_edf_schedules(f):
         model = [list(j) for j in jobs]
         for now in range(horizon):
             got = f([tuple(j) for j in jobs], now)
-            want = _h06_edf_model([tuple(j) for j in model], now)
+            want = _edf_model([tuple(j) for j in model], now)
             if got != want:
                 raise AssertionError(
                     f"edf_pick(jobs, now) driving EDF on seeded random task set {trial}: the "
@@ -187,19 +172,6 @@ def _h06_edf_library(f):
 
 # -- 06.stride ----------------------------------------------------------------------
 
-_H06_STRIDE1 = 1 << 20
-
-
-def _h06_stride_model(tickets, quanta):
-    strides = [_H06_STRIDE1 // t for t in tickets]
-    passes = [0] * len(tickets)
-    order = []
-    for _ in range(quanta):
-        i = min(range(len(passes)), key=lambda k: (passes[k], k))
-        order.append(i)
-        passes[i] += strides[i]
-    return order
-
 
 @test("seeded random ticket counts, up to 1,000 quanta")
 def _h06_stride_random(f):
@@ -211,7 +183,7 @@ def _h06_stride_random(f):
             tickets = [int(rng.integers(1, 4))] * n  # many ties
         quanta = int(rng.integers(0, 1_000))
         got = f(list(tickets), quanta)
-        if list(got) != _h06_stride_model(tickets, quanta):
+        if list(got) != _stride_model(tickets, quanta):
             raise AssertionError(
                 f"stride_order(tickets, quanta) on seeded random case {trial}: the dispatch "
                 "order is not stride scheduling's"
@@ -233,7 +205,7 @@ def _h06_stride_fair(f):
                         "drifts from its share of the tickets (stride scheduling keeps the error "
                         "within a quantum per task)"
                     )
-        if order != _h06_stride_model(tickets, 10 * total):
+        if order != _stride_model(tickets, 10 * total):
             raise AssertionError(
                 f"stride_order({tickets}, {10 * total}): the order is not stride scheduling's"
             )
@@ -254,17 +226,6 @@ def _h06_stride_library(f):
 
 
 # -- 06.response-time ---------------------------------------------------------------
-
-
-def _h06_rta_model(task, higher, blocking=0):
-    wcet, _, deadline = task
-    r = wcet + blocking + sum(c for c, _ in higher)
-    while r <= deadline:
-        following = wcet + blocking + sum(-(-r // t) * c for c, t in higher)
-        if following == r:
-            return r
-        r = following
-    return None
 
 
 def _h06_fp_worst(tasks, horizon):
@@ -316,7 +277,7 @@ def _h06_rta_simulated(f):
             higher = [(c, t) for c, t, _ in tasks[:i]]
             args = (task, higher) if blocking[i] == 0 else (task, higher, blocking[i])
             got = f(*args)
-            want = _h06_rta_model(task, higher, blocking[i])
+            want = _rta_model(task, higher, blocking[i])
             if got != want:
                 raise AssertionError(
                     f"response_time(...) on seeded random task set {trial}, task {i}: the "
@@ -348,7 +309,7 @@ def _h06_rta_edges(f):
         cases.append(((c, t, int(rng.integers(c, t + 1))), higher, int(rng.integers(0, 6))))
     for case, (task, higher, blocking) in enumerate(cases):
         got = f(task, list(higher), blocking)
-        if got != _h06_rta_model(task, higher, blocking):
+        if got != _rta_model(task, higher, blocking):
             raise AssertionError(
                 f"response_time(task, higher, blocking) on edge case {case}: the result differs "
                 "from response-time analysis"

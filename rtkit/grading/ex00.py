@@ -19,11 +19,11 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 
+from rtkit.grading._checks import is_int
 from rtkit.grading.catalog import Exercise, register, test
 
 __all__ = ["call_repr"]
@@ -52,10 +52,6 @@ def call_repr(name: str, *args: object) -> str:
     return f"{name}({', '.join(_arg_repr(a) for a in args)})"
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 # -- 00.percentile-from-buckets ---------------------------------------------
 
 PERCENTILE = "percentile_from_buckets"
@@ -70,7 +66,7 @@ def _percentile(f: Callable, values: list, counts: list, p: float) -> tuple[str,
             f"{call} divided by zero: when no sample has been recorded, n is 0; "
             "handle that case before computing a rank"
         ) from None
-    if not _is_int(got):
+    if not is_int(got):
         raise AssertionError(
             f"{call} returned a {type(got).__name__}, not an int: a percentile here is "
             "one of the bucket values, a whole number of nanoseconds"
@@ -192,7 +188,7 @@ def _corrected(f: Callable, latency_ns: int, interval_ns: int) -> tuple[str, lis
         raise AssertionError(
             f"{call} returned a {type(got).__name__}, not a list of samples"
         ) from None
-    if not all(_is_int(s) for s in samples):
+    if not all(is_int(s) for s in samples):
         raise AssertionError(f"{call} returned samples that are not all ints (nanoseconds)")
     return call, samples
 

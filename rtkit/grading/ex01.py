@@ -27,14 +27,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from rtkit.grading._checks import is_int
 from rtkit.grading.catalog import Exercise, register, test
 from rtkit.grading.ex00 import call_repr
 
 __all__: list[str] = []
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 # -- 01.moving-average-bug ------------------------------------------------------
@@ -171,7 +168,7 @@ def _latencies(f: Callable, arrival: object, start: int, service: object) -> tup
             f"{call} returned {len(values)} values for a batch of {n} events: "
             "return one latency per event"
         )
-    if not all(_is_int(v) for v in values):
+    if not all(is_int(v) for v in values):
         raise AssertionError(f"{call} returned latencies that are not all whole nanoseconds")
     return call, values
 
@@ -303,7 +300,7 @@ def _closes(f: Callable, arrival: list, size: int, interval: int) -> tuple[str, 
         pairs = [tuple(pair) for pair in got]
     except TypeError:
         raise AssertionError(f"{call} did not return a list of (close_ns, size) pairs") from None
-    if not all(len(p) == 2 and _is_int(p[0]) and _is_int(p[1]) for p in pairs):
+    if not all(len(p) == 2 and is_int(p[0]) and is_int(p[1]) for p in pairs):
         raise AssertionError(f"{call} did not return a list of (close_ns, size) pairs of ints")
     if sum(p[1] for p in pairs) != len(arrival):
         raise AssertionError(
@@ -419,7 +416,7 @@ def _run_queue(f: Callable, arrival: list, service: list, capacity: int) -> tupl
         raise AssertionError(
             f"{call} returned a {type(got).__name__}, not a (processed, dropped, max_depth) tuple"
         ) from None
-    if len(result) != 3 or not all(_is_int(v) for v in result):
+    if len(result) != 3 or not all(is_int(v) for v in result):
         raise AssertionError(f"{call} did not return three ints (processed, dropped, max_depth)")
     processed, dropped, depth = result
     if processed + dropped != len(arrival):

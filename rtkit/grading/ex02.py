@@ -14,10 +14,8 @@ list of ``(order_id, qty)`` in arrival order. The semantics are those of
 :mod:`rtkit.orderbook` (price-time priority, trades at the maker's price,
 fill-or-kill all or nothing), so the lesson can compare answers with it.
 
-Messages name the call and the kind of mistake, never the expected value.
-Calls made with the learner's code are guarded: anything it raises (other
-than ``NotImplementedError``, which means "not started") becomes a failure
-that names the call.
+Messages name the call and the kind of mistake, never the expected value;
+calls of the learner's code are guarded (:mod:`rtkit.grading._checks`).
 
 Example:
     >>> from rtkit.grading import catalog
@@ -32,31 +30,16 @@ Example:
 from __future__ import annotations
 
 import copy
-import numbers
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 import numpy as np
 
+from rtkit.grading._checks import guarded_call, is_int
 from rtkit.grading.catalog import Exercise, register, test
 from rtkit.grading.ex00 import call_repr
 
 __all__: list[str] = []
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _call(what: str, fn: Callable, *args: object, advice: str = "") -> object:
-    """``fn(*args)``; anything it raises but NotImplementedError fails the test, naming ``what``."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        # The exception's own text may quote numbers that are the answer: name its type only.
-        raise AssertionError(f"{what} raised {type(exc).__name__}{advice}") from None
 
 
 # -- 02.duplicate-levels ------------------------------------------------------------
@@ -79,7 +62,7 @@ def _model_levels(orders: Sequence[Order]) -> tuple[list, list]:
 
 
 def _levels_of(book: object, name: str, what: str) -> list[tuple[int, int]]:
-    got = _call(f"{what}: reading {name}", getattr, book, name)
+    got = guarded_call(f"{what}: reading {name}", getattr, book, name)
     if callable(got):
         raise AssertionError(
             f"{what}: {name} is a method; make it a property (or a list attribute), read "
@@ -91,7 +74,7 @@ def _levels_of(book: object, name: str, what: str) -> list[tuple[int, int]]:
         raise AssertionError(
             f"{what}: {name} is a {type(got).__name__}, not a list of (price, total_qty) pairs"
         ) from None
-    if not all(len(lv) == 2 and _is_int(lv[0]) and _is_int(lv[1]) for lv in levels):
+    if not all(len(lv) == 2 and is_int(lv[0]) and is_int(lv[1]) for lv in levels):
         raise AssertionError(f"{what}: {name} is not a list of (price, total_qty) pairs of ints")
     return levels
 
@@ -123,10 +106,10 @@ def _expect_levels(book: object, orders: Sequence[Order], what: str) -> None:
 
 
 def _book_after(cls: type, orders: Sequence[Order]) -> tuple[object, str]:
-    book = _call(f"{BOOK}()", cls)
+    book = guarded_call(f"{BOOK}()", cls)
     for i, order in enumerate(orders):
         before = f"{BOOK}() after {_adds(orders[:i])}" if i else f"{BOOK}()"
-        _call(f"{before}: add{order!r}", book.add, *order)  # type: ignore[attr-defined]
+        guarded_call(f"{before}: add{order!r}", book.add, *order)  # type: ignore[attr-defined]
     return book, f"{BOOK}() after {_adds(orders)}" if orders else f"{BOOK}()"
 
 
@@ -166,7 +149,9 @@ def _levels_deep(cls):
     asks = [("sell", p, 1) for p in (101, 102, 103, 104)]
     for orders in ([*bids, ("buy", 98, 6)], [*asks, ("sell", 104, 2)], [*bids, ("buy", 97, 3)]):
         book, _ = _book_after(cls, orders[:-1])
-        _call(f"{BOOK}() after {_adds(orders[:-1])}: add{orders[-1]!r}", book.add, *orders[-1])
+        guarded_call(
+            f"{BOOK}() after {_adds(orders[:-1])}: add{orders[-1]!r}", book.add, *orders[-1]
+        )
         _expect_levels(book, orders, f"{BOOK}() after four orders, then add{orders[-1]!r}")
 
 
@@ -174,12 +159,12 @@ def _levels_deep(cls):
 def _levels_random(cls):
     rng = np.random.default_rng(2)
     orders: list[Order] = []
-    book = _call(f"{BOOK}()", cls)
+    book = guarded_call(f"{BOOK}()", cls)
     for _ in range(300):
         side = "buy" if rng.random() < 0.5 else "sell"
         price = int(rng.integers(90, 100)) if side == "buy" else int(rng.integers(101, 111))
         order = (side, price, int(rng.integers(1, 100)))
-        _call(f"{BOOK}() after {_adds(orders)}: add{order!r}", book.add, *order)
+        guarded_call(f"{BOOK}() after {_adds(orders)}: add{order!r}", book.add, *order)
         orders.append(order)
         _expect_levels(book, orders, f"{BOOK}() after {_adds(orders)} (seeded random)")
 
@@ -221,7 +206,7 @@ def _exact_vwap(fills: Sequence[tuple[int, int]]) -> Fraction:
 
 def _vwap(f: Callable, fills: list) -> tuple[str, object]:
     call = call_repr(VWAP, fills)
-    got = _call(call, f, fills)
+    got = guarded_call(call, f, fills)
     if isinstance(got, float):
         raise AssertionError(
             f"{call} returned a float: a float cannot hold most averages exactly (S000-30); "
@@ -380,7 +365,7 @@ def _trades_of(got: object, call: str) -> list[tuple]:
         trades = [tuple(t) for t in got]  # type: ignore[union-attr]
     except TypeError:
         trades = None
-    if trades is None or not all(len(t) == 3 and all(_is_int(x) for x in t) for t in trades):
+    if trades is None or not all(len(t) == 3 and all(is_int(x) for x in t) for t in trades):
         raise AssertionError(f"{call} did not return its trades as (maker_id, price, qty) of ints")
     return trades
 
@@ -394,7 +379,7 @@ def _book_of(got: object, call: str, name: str) -> list[Level]:
         ok = False
     else:
         ok = all(len(level) == 2 for level in levels) and all(
-            _is_int(price) and all(len(o) == 2 and _is_int(o[0]) and _is_int(o[1]) for o in orders)
+            is_int(price) and all(len(o) == 2 and is_int(o[0]) and is_int(o[1]) for o in orders)
             for price, orders in book
         )
     if not ok:
@@ -484,7 +469,7 @@ def _diagnose_book(call: str, got: list, expected: list, name: str) -> None:
 def _match(f: Callable, asks: list, qty: int, limit: int | None) -> None:
     call = call_repr(MATCH, asks, qty, limit)
     before = copy.deepcopy(asks)
-    got = _call(call, f, asks, qty, limit)
+    got = guarded_call(call, f, asks, qty, limit)
     if asks != before:
         raise AssertionError(
             f"{call} changed the asks it was given: the caller's data is not the matcher's to "
@@ -593,7 +578,7 @@ def _fok(f: Callable, asks: list, qty: int, limit: int | None, what: str = "") -
     """Call ``f`` on ``asks`` (changed in place); return (call, trades, book after, before)."""
     call = f"{what}{call_repr(FOK, asks, qty, limit)}"
     before = copy.deepcopy(asks)
-    got = _call(call, f, asks, qty, limit)
+    got = guarded_call(call, f, asks, qty, limit)
     if isinstance(got, tuple) and len(got) == 2 and all(isinstance(x, list) for x in got):
         raise AssertionError(
             f"{call} returned a pair, as match does: fill_or_kill changes asks in place and "

@@ -18,10 +18,8 @@ the times its caller passes in. Semantics are those of
 ``[k * width, (k + 1) * width)`` by event time; a micro-batch closes when
 full or ``flush_interval_ns`` after its first item, whichever comes first).
 
-Messages name the call and the kind of mistake, never the expected value.
-Calls made with the learner's code are guarded: anything it raises (other
-than ``NotImplementedError``, which means "not started") becomes a failure
-that names the call.
+Messages name the call and the kind of mistake, never the expected value;
+calls of the learner's code are guarded (:mod:`rtkit.grading._checks`).
 
 Example:
     >>> from rtkit.grading import catalog
@@ -35,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import gc
-import numbers
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -43,37 +40,14 @@ from fractions import Fraction
 
 import numpy as np
 
+from rtkit.grading._checks import expect_value_error, guarded_call, is_int
 from rtkit.grading.catalog import Exercise, register, test
 from rtkit.grading.ex00 import call_repr
 
 __all__: list[str] = []
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _call(what: str, fn: Callable, *args: object) -> object:
-    """``fn(*args)``; anything it raises but NotImplementedError fails the test, naming ``what``."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        # The exception's own text may quote numbers that are the answer: name its type only.
-        raise AssertionError(f"{what} raised {type(exc).__name__}") from None
-
-
-def _expect_value_error(what: str, fn: Callable, *args: object) -> None:
-    try:
-        fn(*args)
-    except ValueError:
-        return
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        raise AssertionError(f"{what} raised {type(exc).__name__}, not ValueError") from None
-    raise AssertionError(f"{what} did not raise ValueError: bad configuration is refused up front")
+_BAD_CONFIG = "bad configuration is refused up front"
 
 
 # -- 03.drop-oldest ---------------------------------------------------------------------
@@ -96,7 +70,7 @@ class _Tracker:
 
     def __init__(self, cls: type, capacity: int) -> None:
         self.what = f"{DROP}({capacity})"
-        self.buffer = _call(self.what, cls, capacity)
+        self.buffer = guarded_call(self.what, cls, capacity)
         self.capacity = capacity
         self.model: deque = deque()
         self.published = self.delivered = self.dropped = 0
@@ -111,7 +85,7 @@ class _Tracker:
 
     def publish(self, item: object, shown: str | None = None) -> None:
         call = f"publish({shown or repr(item)})"
-        _call(f"{self._where()}: {call}", self.buffer.publish, item)  # type: ignore[attr-defined]
+        guarded_call(f"{self._where()}: {call}", self.buffer.publish, item)  # type: ignore[attr-defined]
         self.steps.append(call)
         if len(self.model) == self.capacity:
             self.model.popleft()
@@ -123,7 +97,7 @@ class _Tracker:
     def take(self, max_items: int) -> list:
         call = f"take({max_items})"
         what = f"{self._where()}: {call}"
-        got = _call(what, self.buffer.take, max_items)  # type: ignore[attr-defined]
+        got = guarded_call(what, self.buffer.take, max_items)  # type: ignore[attr-defined]
         self.steps.append(call)
         if not isinstance(got, list):
             raise AssertionError(f"{what} returned a {type(got).__name__}, not a list of items")
@@ -153,13 +127,13 @@ class _Tracker:
             ("dropped", self.dropped),
             ("delivered", self.delivered),
         ):
-            got = _call(f"{where}: reading {name}", getattr, self.buffer, name)
+            got = guarded_call(f"{where}: reading {name}", getattr, self.buffer, name)
             if callable(got):
                 raise AssertionError(
                     f"{where}: {name} is a method; make it an attribute (an int), read "
                     "without calling it"
                 )
-            if not _is_int(got):
+            if not is_int(got):
                 raise AssertionError(f"{where}: {name} is a {type(got).__name__}, not an int")
             if got != expected:
                 raise AssertionError(f"{where}: {name} {_COUNTER_MEANS[name]}")
@@ -247,7 +221,7 @@ def _drop_lets_go(cls):
 @test("a capacity below 1 raises ValueError; a capacity of 1 works")
 def _drop_bad_capacity(cls):
     for capacity in (0, -3):
-        _expect_value_error(f"{DROP}({capacity})", cls, capacity)
+        expect_value_error(f"{DROP}({capacity})", cls, capacity, why=_BAD_CONFIG)
     t = _Tracker(cls, 1)
     t.publish("a")
     t.take(1)
@@ -304,12 +278,12 @@ def _reference_windows(events: Sequence[Event], width_ns: int) -> list[tuple[int
 
 def _windows(f: Callable, events: list, width_ns: int) -> tuple[str, list]:
     call = call_repr(VWAP, events, width_ns)
-    got = _call(call, f, events, width_ns)
+    got = guarded_call(call, f, events, width_ns)
     try:
         pairs = [tuple(p) for p in got]  # type: ignore[union-attr]
     except TypeError:
         raise AssertionError(f"{call} did not return a list of (window_start_ns, vwap)") from None
-    if not all(len(p) == 2 and _is_int(p[0]) for p in pairs):
+    if not all(len(p) == 2 and is_int(p[0]) for p in pairs):
         raise AssertionError(
             f"{call} did not return a list of (window_start_ns, vwap) pairs, starts as ints"
         )
@@ -395,7 +369,9 @@ def _vwap_sparse(f):
 @test("a width_ns below 1 raises ValueError; a width of 1 ns works")
 def _vwap_bad_width(f):
     for width in (0, -10):
-        _expect_value_error(call_repr(VWAP, [(0, 100, 1)], width), f, [(0, 100, 1)], width)
+        expect_value_error(
+            call_repr(VWAP, [(0, 100, 1)], width), f, [(0, 100, 1)], width, why=_BAD_CONFIG
+        )
     _expect_windows(f, [(3, 100, 1), (4, 101, 1), (3, 102, 1)], 1)
 
 
@@ -471,7 +447,7 @@ class _BatcherRun:
 
     def __init__(self, cls: type, max_batch: int, flush_interval_ns: int) -> None:
         self.what = f"{BATCHER}({max_batch}, {flush_interval_ns})"
-        self.batcher = _call(self.what, cls, max_batch, flush_interval_ns)
+        self.batcher = guarded_call(self.what, cls, max_batch, flush_interval_ns)
         self.model = _ModelBatcher(max_batch, flush_interval_ns)
         self.steps: list[str] = []
         self.deadline()
@@ -485,13 +461,13 @@ class _BatcherRun:
 
     def deadline(self) -> None:
         where = self._where()
-        got = _call(f"{where}: reading deadline_ns", getattr, self.batcher, "deadline_ns")
+        got = guarded_call(f"{where}: reading deadline_ns", getattr, self.batcher, "deadline_ns")
         if callable(got):
             raise AssertionError(
                 f"{where}: deadline_ns is a method; make it an attribute or a property"
             )
         expected = self.model.deadline_ns
-        if got == expected and (got is None or _is_int(got)):
+        if got == expected and (got is None or is_int(got)):
             return
         if expected is None:
             raise AssertionError(
@@ -506,7 +482,7 @@ class _BatcherRun:
 
     def _do(self, call: str, method: str, *args: object) -> list:
         what = f"{self._where()}: {call}"
-        got = _call(what, getattr(self.batcher, method), *args)
+        got = guarded_call(what, getattr(self.batcher, method), *args)
         expected = getattr(self.model, method)(*args)
         self.steps.append(call)
         try:
@@ -636,7 +612,9 @@ def _batch_close(cls):
 @test("a max_batch or flush_interval_ns below 1 raises ValueError; 1 and 1 work")
 def _batch_settings(cls):
     for max_batch, interval in ((0, 100), (-2, 100), (4, 0), (4, -50)):
-        _expect_value_error(f"{BATCHER}({max_batch}, {interval})", cls, max_batch, interval)
+        expect_value_error(
+            f"{BATCHER}({max_batch}, {interval})", cls, max_batch, interval, why=_BAD_CONFIG
+        )
     run = _BatcherRun(cls, 1, 1)
     run.offer(5, "a")
     run.offer(5, "b")

@@ -11,10 +11,8 @@ replaced in rtkit by :class:`rtkit.journal.Journal`, whose record framing the
 last exercise reads back exactly, so that hidden tests can hold answers to
 real journal files.
 
-Messages name the call and the kind of mistake, never the expected value.
-Calls made with the learner's code are guarded: anything it raises (other
-than ``NotImplementedError``, which means "not started") becomes a failure
-that names the call.
+Messages name the call and the kind of mistake, never the expected value;
+calls of the learner's code are guarded (:mod:`rtkit.grading._checks`).
 
 Example:
     >>> from rtkit.grading import catalog
@@ -28,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 import struct
 import weakref
 import zlib
@@ -37,13 +34,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rtkit.grading._checks import expect_value_error, guarded_call, is_int
 from rtkit.grading.catalog import Exercise, register, test
 
 __all__: list[str] = []
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_bool(value: object) -> bool:
@@ -64,22 +58,16 @@ def _call(
     advice: str = "",
     advice_on: tuple[type[BaseException], ...] = (Exception,),
 ) -> object:
-    """``fn(*args)``; anything it raises but NotImplementedError fails the test, naming ``what``.
+    """``fn(*args)``, guarded (:func:`~rtkit.grading._checks.guarded_call`), naming ``what``.
 
     For exceptions of the ``advice_on`` types, ``advice`` (what usually raises them here)
     follows the exception's name in the message.
     """
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        kind = type(exc)
-        name = (
-            kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
-        )
-        why = _why(exc) or (advice if isinstance(exc, advice_on) else "")
-        raise AssertionError(f"{what} raised {name}{why}") from None
+
+    def explain(exc: Exception) -> str:
+        return _why(exc) or (advice if isinstance(exc, advice_on) else "")
+
+    return guarded_call(what, fn, *args, advice=explain, qualified=True)
 
 
 # -- 04.ring-full-check -----------------------------------------------------------
@@ -339,15 +327,8 @@ def _release(pool: object, obj: list, what: str, shown: str) -> None:
 
 def _refused(pool: object, obj: object, what: str, shown: str, kind: str) -> None:
     call = f"{what}: release({shown})"
-    try:
-        pool.release(obj)  # type: ignore[attr-defined]
-    except ValueError:
-        return
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        raise AssertionError(f"{call} raised {type(exc).__name__}, not ValueError") from None
-    raise AssertionError(f"{call} did not raise ValueError: {kind} must be refused")
+    # The attribute is looked up inside the guarded call: a pool without release fails there.
+    expect_value_error(call, lambda: pool.release(obj), why=f"{kind} must be refused")  # type: ignore[attr-defined]
 
 
 def _pool_counts(pool: object, hits: int, misses: int, what: str) -> None:
@@ -552,7 +533,7 @@ def _push_many(
         buf = buf.view(_CountingBuffer)
     items = np.arange(n, dtype=np.int64)
     got = _call(call, f, buf, head, tail, items, advice=_SLICE_ADVICE, advice_on=_SLICING)
-    if not _is_int(got):
+    if not is_int(got):
         raise AssertionError(f"{call} returned a {type(got).__name__}, not an int (how many fit)")
     room = capacity - (head - tail)
     if got > min(n, room):

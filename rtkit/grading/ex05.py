@@ -16,10 +16,8 @@ thread touched which element, so they catch what a right-looking result
 hides: an element written twice, neighbouring threads far apart in memory,
 a data race between two barriers, a barrier some threads never reach.
 
-Messages name the call and the kind of mistake, never the expected value.
-Calls made with the learner's code are guarded: anything it raises (other
-than ``NotImplementedError``, which means "not started") becomes a failure
-that names the call.
+Messages name the call and the kind of mistake, never the expected value;
+calls of the learner's code are guarded (:mod:`rtkit.grading._checks`).
 
 Example:
     >>> from rtkit.grading import catalog
@@ -33,36 +31,26 @@ Example:
 from __future__ import annotations
 
 import inspect
-import numbers
 from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
 
+from rtkit.grading._checks import guarded_call, is_int
 from rtkit.grading.catalog import Exercise, register, test
 
 __all__: list[str] = []
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _call(what: str, fn: Callable, *args: object, advice: str = "") -> object:
-    """``fn(*args)``; anything it raises but NotImplementedError fails the test, naming ``what``."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except AssertionError:
-        raise
-    except Exception as exc:
-        # The exception's own text may quote numbers that are the answer: name its type only.
-        kind = type(exc)
-        name = (
-            kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
-        )
-        raise AssertionError(f"{what} raised {name}{advice}") from None
+    """``fn(*args)``, guarded (:func:`~rtkit.grading._checks.guarded_call`), naming ``what``.
+
+    An AssertionError from inside the call is a failed check, not a crash of the
+    learner's code: it passes through with its own message.
+    """
+    return guarded_call(
+        what, fn, *args, advice=advice, qualified=True, let_through=(AssertionError,)
+    )
 
 
 # -- 05.grid-stride --------------------------------------------------------------------
@@ -272,7 +260,7 @@ def _expect_range(f: Callable, model: dict, period_ns: int, deadline_ns: int) ->
             f"{call} returned None, but some batch size keeps up with the arrivals and meets "
             "the deadline"
         )
-    if not isinstance(got, tuple) or len(got) != 2 or not all(_is_int(b) for b in got):
+    if not isinstance(got, tuple) or len(got) != 2 or not all(is_int(b) for b in got):
         raise AssertionError(f"{call} did not return a pair (smallest, largest) of ints, or None")
     smallest, largest = got
     if smallest > largest:
@@ -394,7 +382,7 @@ class _Shared:
         return len(self._cells)
 
     def _index(self, key: object) -> int:
-        if not _is_int(key):
+        if not is_int(key):
             raise TypeError("shared memory is indexed by one int at a time")
         index = int(key)  # type: ignore[arg-type]
         if not 0 <= index < len(self._cells):

@@ -15,12 +15,11 @@ semantics are those of :mod:`rtkit.sched` (EDF ties broken by release, then
 task index; response-time analysis with a blocking term; stride scheduling
 with ``STRIDE1 = 2**20``), so the lesson can compare answers with it.
 
-Messages name the call and the kind of mistake, never the expected value.
-Calls made with the learner's code are guarded: anything it raises (other
-than ``NotImplementedError``, which means "not started") becomes a failure
-that names the call; a ``response_time`` call that has not returned after
-``RUNAWAY_S`` seconds (an iteration that never compares R with the deadline)
-fails with a message saying so, instead of using up ``check()``'s time limit.
+Messages name the call and the kind of mistake, never the expected value;
+calls of the learner's code are guarded (:mod:`rtkit.grading._checks`), and a
+``response_time`` call that has not returned after ``RUNAWAY_S`` seconds (an
+iteration that never compares R with the deadline) fails with a message saying
+so, instead of using up ``check()``'s time limit.
 
 Example:
     >>> from rtkit.grading import catalog
@@ -42,29 +41,15 @@ import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
+from rtkit.grading._checks import guarded_call, is_int
 from rtkit.grading.catalog import Exercise, register, test
 from rtkit.grading.ex00 import call_repr
 
 __all__: list[str] = []
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _call(what: str, fn: Callable, *args: object) -> object:
-    """``fn(*args)``; anything it raises but NotImplementedError fails the test, naming ``what``."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        # The exception's own text may quote numbers that are the answer: name its type only.
-        raise AssertionError(f"{what} raised {type(exc).__name__}") from None
 
 
 # -- 06.liu-layland -------------------------------------------------------------------
@@ -84,7 +69,7 @@ def _ll_model(tasks: Sequence[tuple[int, int]]) -> tuple[Fraction, float, str]:
 
 def _ll(f: Callable, tasks: list[tuple[int, int]]) -> tuple[str, float, float, str]:
     call = call_repr(LIU_LAYLAND, tasks)
-    got = _call(call, f, [tuple(t) for t in tasks])
+    got = guarded_call(call, f, [tuple(t) for t in tasks])
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         raise AssertionError(f"{call} did not return a triple (utilisation, bound, verdict)")
     utilisation, bound, verdict = got
@@ -236,8 +221,8 @@ def _edf_model(jobs: Sequence[Job], now: int) -> int | None:
 
 def _pick(f: Callable, jobs: Sequence[Job], now: int) -> tuple[str, int | None]:
     call = call_repr(EDF_PICK, list(jobs), now)
-    got = _call(call, f, [tuple(j) for j in jobs], now)
-    if got is not None and not _is_int(got):
+    got = guarded_call(call, f, [tuple(j) for j in jobs], now)
+    if got is not None and not is_int(got):
         raise AssertionError(f"{call} returned a {type(got).__name__}, not an index or None")
     if got is not None and not 0 <= got < len(jobs):
         raise AssertionError(f"{call} returned an index outside the list of jobs")
@@ -402,8 +387,8 @@ def _stride_model(tickets: Sequence[int], quanta: int) -> list[int]:
 
 def _order(f: Callable, tickets: list[int], quanta: int) -> tuple[str, list[int]]:
     call = call_repr(STRIDE, tickets, quanta)
-    got = _call(call, f, list(tickets), quanta)
-    if not isinstance(got, (list, tuple)) or not all(_is_int(i) for i in got):
+    got = guarded_call(call, f, list(tickets), quanta)
+    if not isinstance(got, (list, tuple)) or not all(is_int(i) for i in got):
         raise AssertionError(f"{call} did not return a list of task indices")
     if len(got) != quanta:
         raise AssertionError(f"{call} did not return one task index per quantum")
@@ -525,7 +510,7 @@ class _Runaway(BaseException):
 
 
 def bounded_call(what: str, fn: Callable, *args: object, seconds: float = RUNAWAY_S) -> object:
-    """``_call(what, fn, *args)``, failing with a message if it has not returned in ``seconds``.
+    """``guarded_call(what, fn, *args)``, failing if it has not returned in ``seconds``.
 
     A one-shot SIGALRM timer, as ``check()`` itself uses, in the main thread only
     (elsewhere the call runs unbounded, under whatever limit its caller sets).
@@ -538,11 +523,11 @@ def bounded_call(what: str, fn: Callable, *args: object, seconds: float = RUNAWA
         4
     """
     if threading.current_thread() is not threading.main_thread():
-        return _call(what, fn, *args)
+        return guarded_call(what, fn, *args)
     outer = signal.getsignal(signal.SIGALRM)
     outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
     if outer is None or 0 < outer_left <= seconds:
-        return _call(what, fn, *args)  # the outer limit ends it first, or cannot be restored
+        return guarded_call(what, fn, *args)  # the outer limit ends it first, or cannot be restored
     started = time.monotonic()
 
     def restore_outer() -> None:
@@ -560,7 +545,7 @@ def bounded_call(what: str, fn: Callable, *args: object, seconds: float = RUNAWA
     signal.signal(signal.SIGALRM, expire)
     try:
         signal.setitimer(signal.ITIMER_REAL, seconds)
-        return _call(what, fn, *args)
+        return guarded_call(what, fn, *args)
     except _Runaway:
         raise AssertionError(
             f"{what} did not return within {seconds:g} s: does your iteration stop once R "
@@ -577,7 +562,7 @@ def _rt(
     args: tuple = (task, higher) if blocking == 0 else (task, higher, blocking)
     call = call_repr(RESPONSE_TIME, *args)
     got = bounded_call(call, f, *args)
-    if got is not None and not _is_int(got):
+    if got is not None and not is_int(got):
         raise AssertionError(f"{call} returned a {type(got).__name__}, not an int or None")
     return call, got
 
