@@ -1,11 +1,10 @@
-"""The ``rtkit`` command: ``rtkit doctor``, ``rtkit lab``, and more to come.
+"""The ``rtkit`` command: ``doctor``, ``lab``, ``check``, ``grade``, ``author``.
 
 Each subcommand is a :class:`Subcommand`: a name, a one-line help, an
 ``add_arguments(parser)`` that declares its options and a ``run(args)`` that
 does the work and returns the exit status. :data:`SUBCOMMANDS` holds them in
-the order ``rtkit --help`` lists them. A new subcommand (``check``,
-``grade``, ``author``, ``bench``) is two functions and one
-:func:`register` call; ``main`` needs no change. ``run`` functions import
+the order ``rtkit --help`` lists them. A new subcommand is two
+functions and one :func:`register` call; ``main`` needs no change. ``run`` functions import
 what they need when called, so ``rtkit --help`` stays quick.
 
 Exit status: 0 on success, 1 when a subcommand fails on purpose (an

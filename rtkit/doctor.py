@@ -368,6 +368,7 @@ def _gpu_note(gpu: Any) -> str:
             "but no GPU timing is measured."
         )
     return (
-        "No GPU: GPU lessons use the CPU fallback and no GPU timing is measured.\n"
-        "(NUMBA_ENABLE_CUDASIM=1 runs the kernels in numba's simulator instead.)"
+        "No GPU: rtkit.gpu.select_backend() (lesson 05's first cell) runs the kernels\n"
+        "in numba's CUDA simulator, or on their CPU counterparts if asked;\n"
+        "no GPU timing is measured."
     )

@@ -28,8 +28,9 @@ What is where:
 Importing this package is cheap and does not import ``numba.cuda``, so
 :func:`select_backend` can still switch the simulator on.
 
-Worked example (the lesson's first cells)::
+Worked example (as in lesson 05)::
 
+    import numpy as np
     import rtkit.gpu as gpu
     print(gpu.select_backend())          # backend 'cudasim': no CUDA GPU found: ...
     from rtkit.gpu import kernels

@@ -33,7 +33,7 @@ Full-buffer policies, for :meth:`Stream.publish` and :meth:`Pipeline.push`:
 policy            when the buffer is full             publish / push
 ================= =================================== ======================
 ``block``         the publisher waits for room        returns normally
-``drop_newest``   the offered item is discarded       ``0`` / ``False``
+``drop_newest``   the offered item is discarded       not counted / ``False``
 ``drop_oldest``   the oldest queued item is discarded counts it as accepted
 ``error``         nothing is queued                   raises ``QueueFull``
 ================= =================================== ======================
