@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -98,6 +99,53 @@ def test_scan_matches_numpy_in_the_simulator(rng, dtype):
     x = (rng.standard_normal(21) * 10).astype(dtype)  # three tiles of 8, the last ragged
     assert -(-x.size // 8) == 3  # the block's loop over tiles runs three times
     validate(kernels.scan(x, backend="cudasim", threads_per_block=8), kernels.scan_reference(x))
+
+
+def _scan_module():
+    return sys.modules["rtkit.gpu.kernels.scan"]  # kernels.scan is the function
+
+
+@needs_sim
+@pytest.mark.parametrize(
+    ("n", "tpb", "levels"),
+    [(33, 8, 2), (70, 4, 3)],  # one past the one-block limit; totals of totals; both ragged
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_multi_block_scan_matches_numpy_in_the_simulator(rng, monkeypatch, n, tpb, levels, dtype):
+    mod = _scan_module()
+    assert n % tpb != 0 and n > mod.SINGLE_BLOCK_TILES * tpb
+    plan = mod.scan_levels(n, tpb)
+    assert len(plan) == levels
+    launches = []
+    real_launch = mod._launch
+
+    def recording_launch(spec, grid, threads, phase, *args):
+        launches.append((phase, grid, args[0].shape[0]))
+        real_launch(spec, grid, threads, phase, *args)
+
+    monkeypatch.setattr(mod, "_launch", recording_launch)
+    x = (rng.standard_normal(n) * 10).astype(dtype)
+    validate(kernels.scan(x, backend="cudasim", threads_per_block=tpb), kernels.scan_reference(x))
+    # down the levels (one block per tile), one block for the last, back up adding offsets
+    down = [("blocks", -(-m // tpb), m) for m in plan[:-1]]
+    assert launches == [*down, ("single", 1, plan[-1]), *(("add", g, m) for _, g, m in down[::-1])]
+
+
+def test_scan_levels_shrink_by_the_block_until_one_block_is_enough():
+    mod = _scan_module()
+    limit = mod.SINGLE_BLOCK_TILES
+    for tpb in (2, 8, 256, 1024):
+        for n in (1, limit * tpb, limit * tpb + 1, 10**6 + 3, 2**40):
+            plan = mod.scan_levels(n, tpb)
+            assert plan[0] == n and plan[-1] <= limit * tpb
+            assert all(b == -(-a // tpb) for a, b in pairwise(plan))
+            assert len(plan) == 1 or plan[-2] > limit * tpb  # no level more than needed
+    assert mod.scan_levels(10**6, 1) == (10**6,)  # one-thread tiles never shrink: one block
+    assert len(mod.scan_levels(2**40, 1024)) == 4
+    with pytest.raises(ConfigError, match="power of two"):
+        mod.scan_levels(10, 12)
+    with pytest.raises(ConfigError, match="n must be >= 1"):
+        mod.scan_levels(0, 8)
 
 
 @needs_sim
@@ -434,6 +482,9 @@ def test_the_ptx_set_holds_the_largest_configurations_and_every_launched_dtype()
     assert max(p["tpb"] for p, _ in builds["scan"]) == max(
         p["tpb"] for p, _ in builds["scan_int64"]
     )
+    for name in ("scan", "scan_int64"):  # each of the three phases at 1024 threads
+        phases = {p.get("phase", "single") for p, _ in builds[name] if p["tpb"] == 1024}
+        assert phases == {"single", "blocks", "add"}, name
     for spec in kernels.KERNEL_SPECS.values():  # every build fits a block's shared memory
         for params, _ in spec.ptx_builds():
             check_launch(1, 1, spec.shared_bytes(**params))
