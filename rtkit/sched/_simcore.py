@@ -122,6 +122,40 @@ def _new_row(jobs, row, task, index, release, deadline, horizon):  # pragma: no 
     r.migrations = 0
 
 
+@njit(cache=True, inline="always")
+def _release_next(
+    heap,
+    size,
+    released,
+    offset,
+    release,
+    deadline,
+    rows,
+    assign_rows,
+    arrivals,
+    jobs,
+    task_id,
+    horizon,
+):  # pragma: no cover - compiled
+    """Release the earliest pending job (the next one of the heap's first task), write its row.
+
+    ``arrivals`` is the job's row when ``assign_rows`` (rows in release order).
+    Returns ``(task, job, heap size after the release)``.
+    """
+    i = heap[0]
+    j = released[i]
+    released[i] += 1
+    if released[i] >= offset[i + 1]:  # the task has no job left: drop it from the heap
+        size -= 1
+        heap[0] = heap[size]
+    if size > 0:
+        _sift_down(heap, size, 0, released, release)
+    if assign_rows:
+        rows[j] = arrivals
+    _new_row(jobs, rows[j], task_id[i], j - offset[i], release[j], deadline[j], horizon)
+    return i, j, size
+
+
 @njit(cache=True)
 def _simulate(
     jobs,
@@ -161,18 +195,21 @@ def _simulate(
     while True:
         # 1. releases; a job that lands in an empty queue is a new head.
         while size > 0 and release[released[heap[0]]] <= t:
-            i = heap[0]
-            j = released[i]
-            released[i] += 1
-            if released[i] >= offset[i + 1]:
-                size -= 1
-                heap[0] = heap[size]
-            if size > 0:
-                _sift_down(heap, size, 0, released, release)
-            if assign_rows:
-                rows[j] = arrivals
+            i, j, size = _release_next(
+                heap,
+                size,
+                released,
+                offset,
+                release,
+                deadline,
+                rows,
+                assign_rows,
+                arrivals,
+                jobs,
+                task_id,
+                horizon,
+            )
             arrivals += 1
-            _new_row(jobs, rows[j], task_id[i], j - offset[i], release[j], deadline[j], horizon)
             if head[i] == j and (best == -1 or _before(i, best, head, edf, key, release, deadline)):
                 best = i
         # 2. aborts at the deadline.
@@ -240,18 +277,21 @@ def _simulate(
         r = rows[head[running]]
         n_seg = _close(seg, n_seg, jobs, cpu, task_id[running], r, seg_open, horizon)
     while size > 0:  # released at or after the horizon (none from the simulator): never ran
-        i = heap[0]
-        j = released[i]
-        released[i] += 1
-        if released[i] >= offset[i + 1]:
-            size -= 1
-            heap[0] = heap[size]
-        if size > 0:
-            _sift_down(heap, size, 0, released, release)
-        if assign_rows:
-            rows[j] = arrivals
+        _, _, size = _release_next(
+            heap,
+            size,
+            released,
+            offset,
+            release,
+            deadline,
+            rows,
+            assign_rows,
+            arrivals,
+            jobs,
+            task_id,
+            horizon,
+        )
         arrivals += 1
-        _new_row(jobs, rows[j], task_id[i], j - offset[i], release[j], deadline[j], horizon)
     return n_seg
 
 
