@@ -100,6 +100,8 @@ def _build_scan(tpb: int = 256, dtype: str = "float64", phase: str = "single"):
                 carry[0] += s[TPB - 1]
             cuda.syncthreads()
 
+    # The tile scan below repeats _scan_kernel's on purpose: as a cuda.jit(device=True)
+    # function it would need a CUDA context to compile, and the PTX check must run without one.
     def _scan_blocks_kernel(x, out, sums):  # pragma: no cover - runs on the device
         s = cuda.shared.array(TPB, DT)
         t = cuda.threadIdx.x
